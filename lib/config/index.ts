@@ -1,0 +1,131 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { z } from 'zod';
+import { datasetSchemaZ, parseWith } from '../../lambdas/core/schema';
+
+/** The context key that holds the whole config object (cdk.json `context.devmlops`). */
+export const CONFIG_CONTEXT_KEY = 'devmlops';
+/** `-c devmlops:configFile=path.json` replaces the whole config object with the file's content. */
+export const CONFIG_FILE_CONTEXT_KEY = 'devmlops:configFile';
+/** `-c devmlops:destroy=true` opts a dev account in to DESTROY (with autoDeleteObjects) for the stateful stack. */
+export const DESTROY_CONTEXT_KEY = 'devmlops:destroy';
+
+const positiveInt = z.number().int().positive();
+
+export const configZ = z
+  .object({
+    /** Prefix of deterministic names (endpoint, alarms) and the `Project` metric dimension. */
+    project: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{1,30}$/, 'must be 2-31 lower-case letters, digits or -, starting with a letter')
+      .default('devmlops'),
+    /** The dataset schema (DESIGN.md section 4). */
+    dataset: datasetSchemaZ,
+    dataLake: z
+      .object({
+        /** RETAIN keeps data when the stack is deleted; DESTROY (dev accounts) empties and deletes the buckets. */
+        removalPolicy: z.enum(['retain', 'destroy']).default('retain'),
+        /** Days after which raw objects move to S3 Standard-IA. */
+        rawInfrequentAccessDays: z.number().int().min(30).default(30),
+        /** Days after which noncurrent object versions expire. */
+        noncurrentVersionExpirationDays: positiveInt.default(90),
+        /** Days after which server access logs expire. */
+        accessLogExpirationDays: positiveInt.default(365),
+      })
+      .strict()
+      .prefault({}),
+    validation: z
+      .object({
+        /** Above this fraction of invalid rows the whole file is quarantined. */
+        maxInvalidRowFraction: z.number().min(0).max(1).default(0.05),
+        /** A record longer than this many bytes is rejected with `line-too-long`. */
+        maxLineBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .max(64 * 1024 * 1024)
+          .default(1024 * 1024),
+        /** Memory of the validation Lambda, MB. */
+        memorySize: z.number().int().min(256).max(10240).default(1024),
+        /** Timeout of the validation Lambda, seconds. */
+        timeoutSeconds: z.number().int().min(30).max(900).default(900),
+        /** Deliveries of one event before it goes to the dead-letter queue. */
+        maxReceiveCount: z.number().int().min(1).max(20).default(3),
+      })
+      .strict()
+      .prefault({}),
+    /** Retention of every Lambda's log group, days. */
+    logRetentionDays: z
+      .union([
+        z.literal(1),
+        z.literal(3),
+        z.literal(5),
+        z.literal(7),
+        z.literal(14),
+        z.literal(30),
+        z.literal(60),
+        z.literal(90),
+        z.literal(120),
+        z.literal(150),
+        z.literal(180),
+        z.literal(365),
+        z.literal(400),
+        z.literal(545),
+        z.literal(731),
+        z.literal(1827),
+        z.literal(3653),
+      ])
+      .default(30),
+  })
+  .strict();
+
+export type DevMlopsConfigInput = z.input<typeof configZ>;
+export type DevMlopsConfig = z.infer<typeof configZ>;
+
+/** Parses a raw config object. Throws a SchemaError whose message names each bad key, e.g. `devmlops.validation.maxInvalidRowFraction`. */
+export function parseConfig(raw: unknown, source = CONFIG_CONTEXT_KEY): DevMlopsConfig {
+  return parseWith(configZ, raw, `devmlops config (from ${source})`, CONFIG_CONTEXT_KEY);
+}
+
+/** Reads context values as the CDK node does: a CLI `-c` value arrives as a string. */
+export interface ContextReader {
+  tryGetContext(key: string): unknown;
+}
+
+/**
+ * Loads the config from the `devmlops` context, or from the file named by `devmlops:configFile`,
+ * and applies the `devmlops:destroy` flag.
+ */
+export function loadConfig(node: ContextReader, cwd = process.cwd()): DevMlopsConfig {
+  const file = node.tryGetContext(CONFIG_FILE_CONTEXT_KEY);
+  let raw: unknown;
+  let source = `context key "${CONFIG_CONTEXT_KEY}"`;
+  if (file !== undefined) {
+    if (typeof file !== 'string' || file === '')
+      throw new Error(`${CONFIG_FILE_CONTEXT_KEY} must be a file path`);
+    const p = path.resolve(cwd, file);
+    try {
+      raw = JSON.parse(fs.readFileSync(p, 'utf8'));
+    } catch (e) {
+      throw new Error(`${CONFIG_FILE_CONTEXT_KEY}: cannot read JSON from ${p}: ${(e as Error).message}`);
+    }
+    source = p;
+  } else {
+    raw = node.tryGetContext(CONFIG_CONTEXT_KEY);
+    if (raw === undefined)
+      throw new Error(`No devmlops config: set context key "${CONFIG_CONTEXT_KEY}" in cdk.json`);
+  }
+  const config = parseConfig(raw, source);
+  const destroy = node.tryGetContext(DESTROY_CONTEXT_KEY);
+  if (destroy === true || destroy === 'true') config.dataLake.removalPolicy = 'destroy';
+  return config;
+}
+
+/** The config in this project's cdk.json, for the CLI and tests (the CDK app reads it from context). */
+export function readProjectConfig(root = path.resolve(__dirname, '..', '..')): DevMlopsConfig {
+  const cdkJson = JSON.parse(fs.readFileSync(path.join(root, 'cdk.json'), 'utf8')) as {
+    context?: Record<string, unknown>;
+  };
+  const ctx = cdkJson.context ?? {};
+  return loadConfig({ tryGetContext: (k) => ctx[k] }, root);
+}
