@@ -138,7 +138,7 @@ export function formatPath(prefix: string, path: readonly PropertyKey[]): string
     if (typeof p === 'number') out += `[${p}]`;
     else out += out ? `.${String(p)}` : String(p);
   }
-  return out || '(root)';
+  return out === '' ? '(root)' : out;
 }
 
 /** Parses with a zod schema and throws a SchemaError naming each bad key. */
