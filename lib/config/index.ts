@@ -54,6 +54,101 @@ export const configZ = z
       })
       .strict()
       .prefault({}),
+    training: z
+      .object({
+        /** Fewer curated rows than this fails Prepare with a clear error. */
+        minTrainingRows: z.number().int().min(10).default(1000),
+        /** Fraction of rows (by a stable hash of each row) that goes to the validation channel. */
+        validationFraction: z.number().gt(0).lt(1).default(0.2),
+        instanceType: z
+          .string()
+          .regex(/^ml\.[a-z0-9]+\.[a-z0-9]+$/, 'must be a SageMaker instance type like ml.m5.large')
+          .default('ml.m5.large'),
+        instanceCount: z.number().int().min(1).max(20).default(1),
+        volumeSizeGb: z.number().int().min(1).max(1024).default(10),
+        maxRuntimeSeconds: z
+          .number()
+          .int()
+          .min(60)
+          .max(28 * 24 * 3600)
+          .default(3600),
+        /** Managed spot training; MaxWaitTime is then maxWaitSeconds (at least maxRuntimeSeconds). */
+        useSpot: z.boolean().default(false),
+        maxWaitSeconds: z
+          .number()
+          .int()
+          .min(60)
+          .max(28 * 24 * 3600)
+          .optional(),
+        /** XGBoost hyperparameters (SageMaker's names); objective, num_class and eval_metric come from the problem type. */
+        hyperparameters: z
+          .record(z.string().regex(/^[a-z_]+$/), z.union([z.string(), z.number()]))
+          .default({ num_round: 100, max_depth: 5, eta: 0.2, subsample: 0.8, min_child_weight: 1 }),
+        /** The metric gate: `name` as in FinalMetricDataList; the challenger must meet `minimum` and be no worse than the champion by more than `tolerance`. */
+        metric: z
+          .object({
+            name: z
+              .string()
+              .regex(/^(train|validation):[a-z0-9@_-]+$/, 'must look like validation:auc')
+              .optional(),
+            minimum: z.number().optional(),
+            tolerance: z.number().min(0).default(0.01),
+          })
+          .strict()
+          .prefault({}),
+        /** auto registers the model Approved; manual waits for a person to approve it. */
+        approval: z.enum(['auto', 'manual']).default('auto'),
+        approvalTimeoutMinutes: z
+          .number()
+          .int()
+          .min(1)
+          .max(7 * 24 * 60)
+          .default(24 * 60),
+        /** An EventBridge schedule expression (e.g. "rate(7 days)"); absent means no scheduled training. */
+        schedule: z
+          .string()
+          .regex(/^(rate|cron)\(.+\)$/, 'must be an EventBridge schedule expression like rate(7 days)')
+          .optional(),
+        /** Start training after a file is accepted into curated. */
+        trainOnNewData: z.boolean().default(false),
+        /** A drift alarm within this many minutes after a deploy does not retrain. */
+        driftCooldownMinutes: z.number().int().min(0).default(360),
+      })
+      .strict()
+      .prefault({}),
+    endpoint: z
+      .object({
+        type: z.enum(['realtime', 'serverless']).default('realtime'),
+        instanceType: z
+          .string()
+          .regex(/^ml\.[a-z0-9]+\.[a-z0-9]+$/)
+          .default('ml.m5.large'),
+        instanceCount: z.number().int().min(1).max(10).default(1),
+        serverlessMemoryMb: z
+          .union([
+            z.literal(1024),
+            z.literal(2048),
+            z.literal(3072),
+            z.literal(4096),
+            z.literal(5120),
+            z.literal(6144),
+          ])
+          .default(2048),
+        serverlessMaxConcurrency: z.number().int().min(1).max(200).default(5),
+        /** Blue/green canary for updates: the share of capacity that gets traffic first, and for how long. */
+        canarySizePercent: z.number().int().min(1).max(50).default(10),
+        canaryWaitSeconds: z.number().int().min(0).max(3600).default(300),
+        terminationWaitSeconds: z.number().int().min(0).max(3600).default(300),
+        /** Polling DescribeEndpoint until InService. */
+        pollIntervalSeconds: z.number().int().min(1).max(3600).default(60),
+        maxPolls: z.number().int().min(1).max(1000).default(90),
+        /** Data capture sampling for realtime endpoints. */
+        captureSamplingPercent: z.number().int().min(1).max(100).default(100),
+      })
+      .strict()
+      .prefault({}),
+    /** Email address subscribed to the SNS topic (failures, rejections, deploys); absent means no subscription. */
+    notificationEmail: z.string().email().optional(),
     /** Retention of every Lambda's log group, days. */
     logRetentionDays: z
       .union([
