@@ -15,9 +15,9 @@ import type { Progress } from './progress';
 /** The stages of the loop and whether this build has them; the demo says plainly what it cannot show yet. */
 export const STAGES: readonly { name: string; built: boolean; issue?: number }[] = [
   { name: 'data lake + streaming validation', built: true, issue: 2 },
-  { name: 'training, evaluation and registration', built: false, issue: 3 },
-  { name: 'deployment (canary with rollback) and serving', built: false, issue: 4 },
-  { name: 'capture, drift detection, alarm and retraining', built: false, issue: 5 },
+  { name: 'training, evaluation, registration and canary deployment', built: false, issue: 3 },
+  { name: 'drift detection over captured traffic, alarms and retraining', built: false, issue: 4 },
+  { name: 'local SageMaker engine, endpoint and alarms (the whole loop locally)', built: false, issue: 5 },
 ];
 
 const BUCKETS = {
