@@ -1,3 +1,4 @@
+import { prepareBench, printPrepareBench } from './prepare';
 import { printValidationBench, validationBench } from './validation';
 
 /**
@@ -6,6 +7,7 @@ import { printValidationBench, validationBench } from './validation';
  */
 const BENCHES: Record<string, () => Promise<void>> = {
   validation: async () => printValidationBench(await validationBench()),
+  prepare: async () => printPrepareBench(await prepareBench()),
 };
 
 async function main(): Promise<void> {

@@ -67,11 +67,11 @@ export async function runContender(
       let outBytes = 0;
       // A sink that writes nothing, so that the figure is validation alone.
       const sink = {
-        valid: (line: Uint8Array) => {
-          outBytes += line.length;
+        valid: (_buf: Uint8Array, start: number, end: number) => {
+          outBytes += end - start;
         },
-        invalid: (line: Uint8Array) => {
-          outBytes += line.length;
+        invalid: (_buf: Uint8Array, start: number, end: number) => {
+          outBytes += end - start;
         },
       };
       const v = new FileValidator(config.dataset, config.validation, sink);

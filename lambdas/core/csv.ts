@@ -87,9 +87,23 @@ export interface CsvReaderOptions {
  * the whole record itself, or -1, before any side effect, to leave the record to the reader. A consumer uses it
  * to parse and check simple records in a single pass; the reader still numbers them. `end` is just past the
  * chunk's last LF, so a loop that stops at LF cannot run past it and needs no bounds check of its own.
+ * It comes in two forms: one record per call (CsvRecordFastPath) or a run of records per call (CsvRunFastPath).
  */
-export interface CsvFastPath {
+export type CsvFastPath = CsvRecordFastPath | CsvRunFastPath;
+
+export interface CsvRecordFastPath {
   fastRecord(buf: Uint8Array, start: number, end: number): number;
+}
+
+/**
+ * The same shortcut for a run of records in one call, for a consumer whose per-record work is small enough
+ * that a call per record would show: `fastRecords` handles consecutive records from `start` while it can, sets
+ * `scanned` to how many it handled, and returns the index just past the last of them (`start` when none).
+ * It stops before a record it leaves to the reader, with no side effect from that record.
+ */
+export interface CsvRunFastPath {
+  fastRecords(buf: Uint8Array, start: number, end: number): number;
+  readonly scanned: number;
 }
 
 // ignoreBOM keeps a U+FEFF that begins a field: only the file's leading BOM is not data.
@@ -116,7 +130,8 @@ export function unescapeInto(src: Uint8Array, start: number, end: number, dst: U
 export class CsvReader {
   private readonly maxLineBytes: number;
   private readonly onRecord: (rec: CsvRecord) => void;
-  private readonly fastPath: CsvFastPath | null;
+  private readonly fastPath: CsvRecordFastPath | null;
+  private readonly fastRun: CsvRunFastPath | null;
   private readonly rec: CsvRecord;
   private recordNo = 0;
 
@@ -146,7 +161,9 @@ export class CsvReader {
       throw new RangeError(`maxLineBytes must be a positive integer, got ${max}`);
     this.maxLineBytes = max;
     this.onRecord = onRecord;
-    this.fastPath = options.fastPath ?? null;
+    const fast = options.fastPath;
+    this.fastRun = fast !== undefined && 'fastRecords' in fast ? fast : null;
+    this.fastPath = fast !== undefined && 'fastRecord' in fast ? fast : null;
     this.rec = new CsvRecord(64);
   }
 
@@ -214,14 +231,22 @@ export class CsvReader {
       if (pos < 0) return;
     }
     const fast = this.fastPath;
-    const fastEnd = fast !== null ? chunk.lastIndexOf(LF) + 1 : 0;
+    const run = this.fastRun;
+    const fastEnd = fast !== null || run !== null ? chunk.lastIndexOf(LF) + 1 : 0;
     while (pos < len) {
-      if (pos < fastEnd && fast !== null) {
-        const r = fast.fastRecord(chunk, pos, fastEnd);
-        if (r >= 0) {
-          this.recordNo++;
-          pos = r;
-          continue;
+      if (pos < fastEnd) {
+        if (run !== null) {
+          pos = run.fastRecords(chunk, pos, fastEnd);
+          this.recordNo += run.scanned;
+          // The record at pos, if any, is the reader's.
+          if (pos >= len) return;
+        } else if (fast !== null) {
+          const r = fast.fastRecord(chunk, pos, fastEnd);
+          if (r >= 0) {
+            this.recordNo++;
+            pos = r;
+            continue;
+          }
         }
       }
       this.resetState();

@@ -56,12 +56,14 @@ export interface ValidationOptions {
 
 /**
  * Receives output rows as they are produced, so that a caller can stream them out with bounded memory.
- * Each call gets exactly one complete CSV record ending in '\n'. The bytes may be a view into the reader's
- * buffer: copy them (or write them out) before returning.
+ * Each call gets exactly one complete CSV record, `buf[start, end)`, ending in '\n'. The record is passed as
+ * a range rather than a view so that no object is allocated per row. `buf` is the reader's or the validator's
+ * own memory, valid only during the call: copy the range (or write it out) before returning, and never keep
+ * or modify `buf`.
  */
 export interface ValidationSink {
   /** A valid row in schema column order with normalised values (the curated layout). */
-  valid(line: Uint8Array): void;
+  valid(buf: Uint8Array, start: number, end: number): void;
   /** An invalid row: its original cells (padded or cut to the schema's columns) plus an `_errors` column. */
-  invalid(line: Uint8Array): void;
+  invalid(buf: Uint8Array, start: number, end: number): void;
 }

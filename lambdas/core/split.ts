@@ -23,14 +23,8 @@ function fmix32(h: number): number {
  * A trailing "\n" or "\r\n" is not part of the row.
  */
 export function rowHash(row: string | Uint8Array, seed = 0): number {
+  if (typeof row !== 'string') return rowHashRange(row, 0, row.length, seed);
   let h = (FNV_OFFSET ^ seed) >>> 0;
-  if (typeof row !== 'string') {
-    let end = row.length;
-    if (end > 0 && row[end - 1] === 10) end--;
-    if (end > 0 && row[end - 1] === 13) end--;
-    for (let i = 0; i < end; i++) h = Math.imul(h ^ row[i], FNV_PRIME);
-    return fmix32(h);
-  }
   let end = row.length;
   if (end > 0 && row.charCodeAt(end - 1) === 10) end--;
   if (end > 0 && row.charCodeAt(end - 1) === 13) end--;
@@ -62,6 +56,15 @@ export function rowHash(row: string | Uint8Array, seed = 0): number {
   return fmix32(h);
 }
 
+/** rowHash of the bytes `row[start, end)`, without making a view of them (Prepare calls it per row). */
+export function rowHashRange(row: Uint8Array, start: number, end: number, seed = 0): number {
+  let h = (FNV_OFFSET ^ seed) >>> 0;
+  if (end > start && row[end - 1] === 10) end--;
+  if (end > start && row[end - 1] === 13) end--;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ row[i], FNV_PRIME);
+  return fmix32(h);
+}
+
 const TWO_32 = 4294967296;
 
 /**
@@ -73,4 +76,18 @@ export function isValidationRow(row: string | Uint8Array, validationFraction: nu
     throw new RangeError(`validationFraction must be in [0, 1], got ${validationFraction}`);
   }
   return rowHash(row, seed) < validationFraction * TWO_32;
+}
+
+/** isValidationRow of the bytes `row[start, end)`. */
+export function isValidationRange(
+  row: Uint8Array,
+  start: number,
+  end: number,
+  validationFraction: number,
+  seed = 0,
+): boolean {
+  if (!(validationFraction >= 0 && validationFraction <= 1)) {
+    throw new RangeError(`validationFraction must be in [0, 1], got ${validationFraction}`);
+  }
+  return rowHashRange(row, start, end, seed) < validationFraction * TWO_32;
 }

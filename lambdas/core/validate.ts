@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import * as csv from './csv';
-import { CsvReader, CsvRecord, fieldText, unescapeInto, type CsvFastPath } from './csv';
+import { CsvReader, CsvRecord, fieldText, unescapeInto, type CsvRunFastPath } from './csv';
 import {
   ERROR_CODES,
   type ErrorCode,
@@ -50,6 +50,7 @@ const LF = 10;
 const CR = 13;
 const QUOTE = 34;
 const COMMA = 44;
+const SEMICOLON = 59;
 
 const TRUE_BYTES = encoder.encode('true');
 const FALSE_BYTES = encoder.encode('false');
@@ -217,12 +218,20 @@ class ByteSet {
   }
 }
 
-// Flags in the low bits of a row scanner's result; the position past the record's LF is result / 8.
+// What a scanned row needs beyond being passed on as it is (see FileValidator.commitRow).
 const SCAN_REBUILD = 1;
 const SCAN_MISSING = 2;
 const SCAN_EXTREME = 4;
 
-type RowScanner = (
+/** What the compiled scanner calls back into: the validator, or a stand-in in a test. */
+interface ScanTarget {
+  checkCell(col: number, b: Uint8Array, s: number, e: number): number;
+  commitRow(buf: Uint8Array, pos: number, next: number, flags: number): void;
+  /** Set by the scanner: how many records its last call handled. */
+  scanned: number;
+}
+
+type RowsScanner = (
   buf: Uint8Array,
   pos: number,
   end: number,
@@ -230,21 +239,24 @@ type RowScanner = (
   values: Float64Array,
   lows: Float64Array,
   highs: Float64Array,
-  checker: { checkCell(col: number, b: Uint8Array, s: number, e: number): number },
+  target: ScanTarget,
+  sink: ValidationSink,
 ) => number;
 
 /**
- * Compiles the single-pass scanner of a simple record for one schema: the column loop unrolled, each column's
+ * Compiles the single-pass scanner of simple records for one schema: the column loop unrolled, each column's
  * type, limits, enum and missing values fixed in its code. This is the hot loop of validation. Only integers
  * and finite numbers reach the generated source (strings go in as their byte values), so a schema cannot
  * inject code.
  *
  * The byte loops have no bounds check: they all stop at LF, and `end` is just past an LF (CsvFastPath).
- * The scanner handles an unquoted record that ends in this chunk and whose cells are all valid: it fills
- * `cells` (and `values` for numbers) and returns (index past the LF) * 8 + SCAN_* flags. Anything else returns
- * -1 with no side effect beyond those scratch arrays.
+ * The scanner handles the run of records from `pos` that are unquoted and valid in every cell, in one call,
+ * so that a record costs no call of its own: a record that needs nothing more goes straight to `sink.valid`,
+ * one with SCAN_* flags to `target.commitRow`. It stops before the first record it cannot handle (or at
+ * `end`), with no side effect from that record beyond the scratch arrays, sets `target.scanned` to the
+ * number of records handled and returns the index where it stopped.
  */
-function compileRowScanner(
+function compileRowsScanner(
   kinds: Uint8Array,
   mins: Float64Array,
   maxs: Float64Array,
@@ -253,7 +265,7 @@ function compileRowScanner(
   required: Uint8Array,
   missingValues: readonly string[],
   enums: readonly (readonly string[] | undefined)[],
-): RowScanner {
+): RowsScanner {
   /** A test that `buf[s, e)` (length in `len`) is one of `values`, as byte comparisons; null when too many. */
   const matcher = (values: readonly string[]): string | null => {
     const encoded = values.map((v) => encoder.encode(v));
@@ -270,8 +282,11 @@ function compileRowScanner(
   };
   const n = kinds.length;
   const src: string[] = [
-    'let i = pos, c = 0, hi = 0, s = 0, e = 0, r = 0, flags = 0;',
+    'let count = 0, i = pos, c = 0, hi = 0, s = 0, e = 0, r = 0, flags = 0;',
     'let neg = false, m = 0, digits = 0, frac = 0, v = 0, d = 0, len = 0;',
+    // A `break rows` leaves the record at `pos` to the reader.
+    'rows: while (pos < end) {',
+    'i = pos; hi = 0; flags = 0;',
   ];
   for (let col = 0; col < n; col++) {
     const kind = kinds[col];
@@ -284,24 +299,48 @@ function compileRowScanner(
         Number.isFinite(mins[col]) ? `v < ${lit(mins[col])}` : '',
         Number.isFinite(maxs[col]) ? `v > ${lit(maxs[col])}` : '',
       ].filter((x) => x !== '');
+      // Digits are counted from positions, which keeps the per-byte loops to the bare minimum.
       src.push(
-        'neg = false; m = 0; digits = 0; frac = 0; c = 0;',
+        'neg = false; m = 0; frac = 0; c = 0;',
         'if (i < end && buf[i] === 45) { neg = true; i++; }',
-        'for (;;) { c = buf[i]; d = c - 48; if (d < 0 || d > 9) break; m = m * 10 + d; digits++; i++; }',
+        'len = i;',
+        'for (;;) { c = buf[i]; d = c - 48; if (d < 0 || d > 9) break; m = m * 10 + d; i++; }',
+        'digits = i - len;',
       );
       if (kind === K_NUM)
         src.push(
-          'if (c === 46 && i < end) { i++; c = 0;',
-          '  for (;;) { c = buf[i]; d = c - 48; if (d < 0 || d > 9) break; m = m * 10 + d; digits++; frac++; i++; } }',
+          'if (c === 46 && i < end) { i++; c = 0; len = i;',
+          '  for (;;) { c = buf[i]; d = c - 48; if (d < 0 || d > 9) break; m = m * 10 + d; i++; }',
+          '  frac = i - len; digits += frac; }',
         );
       src.push(
         `if (i < end && c === ${term} && digits > 0 && digits <= 15) {`,
         '  v = frac > 0 ? m / POW10[frac] : m; if (neg) v = -v;',
-        limits.length > 0 ? `  if (${limits.join(' || ')}) return -1;` : '',
+        limits.length > 0 ? `  if (${limits.join(' || ')}) break rows;` : '',
         `  if (v < lows[${col}] || v > highs[${col}]) flags |= ${SCAN_EXTREME};`,
         `  values[${col}] = v; cells[${col}] = ${CELL_AS_IS}; i++; break c${col};`,
         '}',
       );
+      if (required[col] && !last) {
+        // Any other spelling of a required number (an exponent, a sign, a missing value: invalid) is rare enough
+        // for the reader's general path. Leaving out code that valid data never runs also spares the JIT a
+        // deoptimisation (and a recompile of this function) when the first such cell turns up.
+        src.push('break rows;', '}');
+        continue;
+      }
+    } else if (kind === K_ENUM) {
+      // The usual enum cell, matched in place with its terminator, so that it is not scanned first. A value that
+      // is also a missing value is left to the checks below, and so is one with a byte that would need quotes.
+      // No guard is needed: the bytes compared stop at the first mismatch, and an LF lies ahead before `end`.
+      const direct = (enums[col] ?? [])
+        .filter((v) => v !== '' && !missingValues.includes(v) && !/[",\r\n]/.test(v))
+        .map((v) => encoder.encode(v))
+        .filter((v) => v.length <= 32)
+        .slice(0, 16);
+      for (const v of direct)
+        src.push(
+          `if (${[...Array.from(v, (byte, k) => `buf[i + ${k}] === ${byte}`), `buf[i + ${v.length}] === ${term}`].join(' && ')}) { cells[${col}] = ${CELL_AS_IS}; i += ${v.length + 1}; break c${col}; }`,
+        );
     } else if (numbersFirst && kind === K_BOOL) {
       src.push(
         `if (i + 5 < end) {`,
@@ -314,7 +353,7 @@ function compileRowScanner(
     src.push(
       'c = 0;',
       `for (;;) { c = buf[i]; if (c < 45 && (c === ${COMMA} || c === ${LF} || c === ${QUOTE})) break; hi |= c; i++; }`,
-      `if (i >= end || c !== ${term}) return -1;`,
+      `if (i >= end || c !== ${term}) break rows;`,
       'e = i;',
       last ? `if (e > s && buf[e - 1] === ${CR}) { e--; flags |= ${SCAN_REBUILD}; }` : '',
     );
@@ -324,10 +363,10 @@ function compileRowScanner(
       src.push(
         'len = e - s;',
         `if (${missingTest}) {`,
-        required[col] ? '  return -1;' : '',
+        required[col] ? '  break rows;' : '',
         `  cells[${col}] = ${CELL_EMPTY}; flags |= len > 0 ? ${SCAN_MISSING | SCAN_REBUILD} : ${SCAN_MISSING};`,
         '} else {',
-        enumTest !== null ? `  if (!(${enumTest})) return -1;` : '',
+        enumTest !== null ? `  if (!(${enumTest})) break rows;` : '',
         `  cells[${col}] = ${CELL_AS_IS};`,
         '}',
         'i++;',
@@ -336,8 +375,8 @@ function compileRowScanner(
       continue;
     }
     src.push(
-      `r = checker.checkCell(${col}, buf, s, e);`,
-      'if (r < 0) return -1;',
+      `r = target.checkCell(${col}, buf, s, e);`,
+      'if (r < 0) break rows;',
       `if (r > 0) flags |= ${SCAN_REBUILD};`,
       numeric
         ? `flags |= cells[${col}] === ${CELL_EMPTY} ? ${SCAN_MISSING} : ${SCAN_EXTREME};`
@@ -349,23 +388,24 @@ function compileRowScanner(
   src.push(
     // i is past the LF; the content excludes it and a CR before it.
     `e = (flags & ${SCAN_REBUILD}) !== 0 && buf[i - 2] === ${CR} ? i - 2 : i - 1;`,
-    `if (e - pos > ${lit(maxLineBytes)}) return -1;`,
-    'if ((hi & 0x80) !== 0 && !isUtf8(buf.subarray(pos, e))) return -1;',
-    'return i * 8 + flags;',
+    `if (e - pos > ${lit(maxLineBytes)}) break rows;`,
+    'if ((hi & 0x80) !== 0 && !isUtf8(buf.subarray(pos, e))) break rows;',
+    'count++;',
+    'if (flags === 0) sink.valid(buf, pos, i);',
+    'else target.commitRow(buf, pos, i, flags);',
+    'pos = i;',
+    '}',
+    'target.scanned = count;',
+    'return pos;',
   );
   const factory = new Function(
     'POW10',
     'isUtf8',
-    `"use strict";\nreturn function scanRow(buf, pos, end, cells, values, lows, highs, checker) {\n${src
+    `"use strict";\nreturn function scanRows(buf, pos, end, cells, values, lows, highs, target, sink) {\n${src
       .filter((line) => line !== '')
       .join('\n')}\n};`,
-  ) as (pow10: readonly number[], utf8: (b: Uint8Array) => boolean) => RowScanner;
+  ) as (pow10: readonly number[], utf8: (b: Uint8Array) => boolean) => RowsScanner;
   return factory(POW10, isUtf8);
-}
-
-/** `b.subarray(s, e)`, built directly: subarray's species lookup costs twice as much, once per row. */
-function view(b: Uint8Array, s: number, e: number): Uint8Array {
-  return new Uint8Array(b.buffer, b.byteOffset + s, e - s);
 }
 
 function needsQuotes(b: Uint8Array, s: number, e: number): boolean {
@@ -393,7 +433,7 @@ function checkOptions(options: ValidationOptions): void {
     throw new RangeError(`maxReportedErrors must be a whole number >= 0, got ${m}`);
 }
 
-export class FileValidator implements CsvFastPath {
+export class FileValidator implements CsvRunFastPath {
   /** Curated header line ("a,b,c\n"). */
   readonly curatedHeader: Uint8Array;
   /** Quarantine header line: the schema columns and `_errors`. */
@@ -436,11 +476,20 @@ export class FileValidator implements CsvFastPath {
   private rowErrCodes: number[] = [];
   private rowErrFields: number[] = [];
   private rowErrs = 0;
+  /** Each `_errors` entry ("code" or "code:field") as bytes, at code * (n + 1) + field + 1 (field -1: none). */
+  private readonly errEntries: Uint8Array[] = [];
+  /** A field name with a quote, comma or line break: the `_errors` cell is then built as a quoted string. */
+  private readonly errEntriesNeedQuotes: boolean;
   private out = new Uint8Array(64 * 1024);
   private unescaped = new Uint8Array(1024);
 
-  /** The single-pass scanner compiled for this schema (see compileRowScanner). */
-  private readonly scanRow: RowScanner;
+  /** The single-pass scanner compiled for this schema (see compileRowsScanner). */
+  private readonly scanRows: RowsScanner;
+  /**
+   * How many records the scanner's last call handled (ScanTarget).
+   * @internal
+   */
+  scanned = 0;
   private headerSeen = false;
   /** Set once the whole file is known to be quarantined: the rest of the input is ignored. */
   private fileFailure: { code: ErrorCode; reason: string } | null = null;
@@ -493,9 +542,13 @@ export class FileValidator implements CsvFastPath {
     this.lows = new Float64Array(n).fill(Infinity);
     this.highs = new Float64Array(n).fill(-Infinity);
     this.cells = new Uint8Array(n);
+    for (const code of ERROR_CODES)
+      for (let f = -1; f < n; f++)
+        this.errEntries.push(encoder.encode(f >= 0 ? `${code}:${this.names[f]}` : code));
+    this.errEntriesNeedQuotes = this.names.some((name) => csvCell(name) !== name);
     this.curatedHeader = encoder.encode(this.names.map(csvCell).join(',') + '\n');
     this.quarantineHeader = encoder.encode([...this.names, '_errors'].map(csvCell).join(',') + '\n');
-    this.scanRow = compileRowScanner(
+    this.scanRows = compileRowsScanner(
       this.kinds,
       this.mins,
       this.maxs,
@@ -754,7 +807,7 @@ export class FileValidator implements CsvFastPath {
     this.valid++;
     if (!rebuild) {
       // Already in the curated layout: the original bytes, LF included, go out untouched.
-      this.sink.valid(view(buf, rec.start, rec.end + 1));
+      this.sink.valid(buf, rec.start, rec.end + 1);
       return;
     }
     this.writeCurated(rec);
@@ -797,32 +850,51 @@ export class FileValidator implements CsvFastPath {
       }
     }
     out[o++] = LF;
-    this.sink.valid(view(out, 0, o));
+    this.sink.valid(out, 0, o);
   }
 
   /**
    * The single-pass path for the common record: unquoted, inside the chunk, every cell valid. Each cell is
-   * scanned once, numbers and booleans parsed as they are scanned. Anything else returns -1 before any side
-   * effect, and the reader's general path handles (and reports) the record. Called by the reader only.
+   * scanned once, numbers and booleans parsed as they are scanned, a whole run of such records in one call.
+   * It stops before the first other record, with no side effect from it, and the reader's general path
+   * handles (and reports) that record. Called by the reader only.
    * @internal
    */
-  fastRecord(buf: Uint8Array, pos: number, end: number): number {
-    if (!this.headerSeen || this.fileFailure) return -1;
-    const r = this.scanRow(buf, pos, end, this.cells, this.values, this.lows, this.highs, this);
-    if (r < 0) return -1;
-    const i = Math.floor(r / 8);
-    const rebuild = (r & SCAN_REBUILD) !== 0;
+  fastRecords(buf: Uint8Array, pos: number, end: number): number {
+    if (!this.headerSeen || this.fileFailure) {
+      this.scanned = 0;
+      return pos;
+    }
+    const next = this.scanRows(
+      buf,
+      pos,
+      end,
+      this.cells,
+      this.values,
+      this.lows,
+      this.highs,
+      this,
+      this.sink,
+    );
+    this.total += this.scanned;
+    this.valid += this.scanned;
+    return next;
+  }
+
+  /**
+   * A scanned valid row that is not passed on as it is: counts its missing cells and extremes (SCAN_MISSING,
+   * SCAN_EXTREME), and rebuilds it in the curated layout (SCAN_REBUILD). Called by the compiled scanner only.
+   * @internal
+   */
+  commitRow(buf: Uint8Array, pos: number, next: number, flags: number): void {
     const n = this.n;
     const last = n - 1;
     const kinds = this.kinds;
     const cells = this.cells;
-    const values = this.values;
-    const lows = this.lows;
-    const highs = this.highs;
-    // Committed: the row is valid.
-    this.total++;
-    this.valid++;
-    if ((r & (SCAN_MISSING | SCAN_EXTREME)) !== 0) {
+    if ((flags & (SCAN_MISSING | SCAN_EXTREME)) !== 0) {
+      const values = this.values;
+      const lows = this.lows;
+      const highs = this.highs;
       for (let col = 0; col < n; col++) {
         const cell = cells[col];
         if (cell === CELL_EMPTY) this.missingCounts[col]++;
@@ -833,20 +905,20 @@ export class FileValidator implements CsvFastPath {
         }
       }
     }
-    if (!rebuild) {
-      this.sink.valid(view(buf, pos, i));
-      return i;
+    if ((flags & SCAN_REBUILD) === 0) {
+      this.sink.valid(buf, pos, next);
+      return;
     }
     // Rare enough to find the cells again rather than record their offsets for every row: the record is
     // unquoted, so every comma separates cells.
-    const out = this.ensureOut(i - pos + 6 * n);
+    const out = this.ensureOut(next - pos + 6 * n);
     let o = 0;
     let k = pos;
     for (let col = 0; col < n; col++) {
       if (col > 0) out[o++] = COMMA;
       let e = k;
       while (buf[e] !== COMMA && buf[e] !== LF) e++;
-      const next = e + 1;
+      const after = e + 1;
       if (col === last && e > k && buf[e - 1] === CR) e--;
       const cell = cells[col];
       if (cell === CELL_AS_IS) {
@@ -863,11 +935,10 @@ export class FileValidator implements CsvFastPath {
         out[o++] = 115;
         out[o++] = 101;
       }
-      k = next;
+      k = after;
     }
     out[o++] = LF;
-    this.sink.valid(view(out, 0, o));
-    return i;
+    this.sink.valid(out, 0, o);
   }
 
   /**
@@ -908,16 +979,25 @@ export class FileValidator implements CsvFastPath {
   /** The row's original cells, padded or cut to the schema's columns, then an `_errors` cell. */
   private writeInvalid(rec: CsvRecord): void {
     this.invalid++;
-    let errs = '';
-    for (let k = 0; k < this.rowErrs; k++) {
-      const f = this.rowErrFields[k];
-      errs += (k > 0 ? ';' : '') + ERROR_CODES[this.rowErrCodes[k]] + (f >= 0 ? `:${this.names[f]}` : '');
-    }
-    const errBytes = encoder.encode(csvCell(errs));
     const n = this.n;
+    // The `_errors` cell: its entries copied as bytes, unless a field name makes it need quotes.
+    let errBytes: Uint8Array | null = null;
+    let errLength = this.rowErrs > 0 ? this.rowErrs - 1 : 0;
+    if (this.errEntriesNeedQuotes) {
+      let errs = '';
+      for (let k = 0; k < this.rowErrs; k++) {
+        const f = this.rowErrFields[k];
+        errs += (k > 0 ? ';' : '') + ERROR_CODES[this.rowErrCodes[k]] + (f >= 0 ? `:${this.names[f]}` : '');
+      }
+      errBytes = encoder.encode(csvCell(errs));
+      errLength = errBytes.length;
+    } else {
+      for (let k = 0; k < this.rowErrs; k++)
+        errLength += this.errEntries[this.rowErrCodes[k] * (n + 1) + this.rowErrFields[k] + 1].length;
+    }
     const cut = rec.count < n ? rec.count : n;
     // Re-quoting can at most double a cell and add two quotes.
-    const out = this.ensureOut(2 * (rec.end - rec.start) + 3 * n + errBytes.length + 2);
+    const out = this.ensureOut(2 * (rec.end - rec.start) + 3 * n + errLength + 2);
     const buf = rec.buf;
     const malformed = rec.error === 'quote';
     let o = 0;
@@ -945,9 +1025,17 @@ export class FileValidator implements CsvFastPath {
       }
     }
     out[o++] = COMMA;
-    out.set(errBytes, o);
-    o += errBytes.length;
+    if (errBytes !== null) {
+      out.set(errBytes, o);
+      o += errBytes.length;
+    } else {
+      for (let k = 0; k < this.rowErrs; k++) {
+        if (k > 0) out[o++] = SEMICOLON;
+        const entry = this.errEntries[this.rowErrCodes[k] * (n + 1) + this.rowErrFields[k] + 1];
+        for (let j = 0; j < entry.length; j++) out[o++] = entry[j];
+      }
+    }
     out[o++] = LF;
-    this.sink.invalid(view(out, 0, o));
+    this.sink.invalid(out, 0, o);
   }
 }

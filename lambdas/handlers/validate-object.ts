@@ -76,6 +76,8 @@ export class BadEventError extends Error {
 const PART_SIZE = 5 * 1024 * 1024; // the S3 minimum; with QUEUE_SIZE it bounds the memory of each upload
 const QUEUE_SIZE = 2;
 const WRITE_BUFFER_BYTES = 256 * 1024;
+// Buffer's copy takes a source range, so a row is copied without a view made of it; it accepts any Uint8Array.
+const copyBytes = Buffer.prototype.copy;
 
 function requiredEnv(env: NodeJS.ProcessEnv, name: string): string {
   const v = env[name];
@@ -254,18 +256,20 @@ class RowUpload {
     // Observed by finish()/abort()/drained(); this keeps an early failure from being an unhandled rejection.
     this.done.catch(() => undefined);
     this.stream = stream;
-    this.append(this.header);
+    this.append(this.header, 0, this.header.length);
     return stream;
   }
 
-  private append(bytes: Uint8Array): void {
-    if (this.used + bytes.length > this.buf.length) this.flush();
-    if (bytes.length >= this.buf.length) {
-      this.stream!.write(Buffer.from(bytes));
+  /** Copies `bytes[start, end)` without making a view of it: this runs once per row. */
+  private append(bytes: Uint8Array, start: number, end: number): void {
+    const n = end - start;
+    if (this.used + n > this.buf.length) this.flush();
+    if (n >= this.buf.length) {
+      this.stream!.write(Buffer.from(bytes.subarray(start, end)));
       return;
     }
-    this.buf.set(bytes, this.used);
-    this.used += bytes.length;
+    copyBytes.call(bytes, this.buf, this.used, start, end);
+    this.used += n;
   }
 
   private flush(): void {
@@ -276,11 +280,11 @@ class RowUpload {
     this.used = 0;
   }
 
-  /** Copies the row: the validator may reuse the memory of `line` after the call. */
-  write(line: Uint8Array): void {
+  /** Copies the row `buf[start, end)`: the validator may reuse that memory after the call. */
+  write(buf: Uint8Array, start: number, end: number): void {
     if (!this.stream) this.start();
     this.rows++;
-    this.append(line);
+    this.append(buf, start, end);
   }
 
   /** Resolves once the upload has room again; rejects if the upload failed meanwhile. */
@@ -434,8 +438,8 @@ export async function validateObject(
   const state = { gzip: false };
   // The sink runs only inside push(), after both uploads below exist.
   const validator: FileValidator = new FileValidator(schema, env.options, {
-    valid: (line) => curated.write(line),
-    invalid: (line) => quarantine.write(line),
+    valid: (buf, start, end) => curated.write(buf, start, end),
+    invalid: (buf, start, end) => quarantine.write(buf, start, end),
   });
   const curated = new RowUpload(
     s3,

@@ -1,6 +1,14 @@
 import { CliError, EXIT_ERROR, EXIT_OK, UsageError } from './errors';
 import { createProgress, type Progress } from './progress';
-import { DEMO_USAGE, GENERATE_USAGE, SCHEMA_USAGE, USAGE, VALIDATE_USAGE } from './usage';
+import {
+  BASELINE_USAGE,
+  DEMO_USAGE,
+  GENERATE_USAGE,
+  SCHEMA_USAGE,
+  TRAIN_USAGE,
+  USAGE,
+  VALIDATE_USAGE,
+} from './usage';
 
 type Run = (argv: string[], progress: Progress) => Promise<number> | number;
 
@@ -24,6 +32,11 @@ const COMMANDS: Record<string, Command> = {
     usage: GENERATE_USAGE,
     load: () => (require('./generate') as typeof import('./generate')).generateCommand,
   },
+  baseline: {
+    usage: BASELINE_USAGE,
+    load: () => (require('./baseline') as typeof import('./baseline')).baselineCommand,
+  },
+  train: { usage: TRAIN_USAGE, load: () => (require('./train') as typeof import('./train')).trainCommand },
   demo: { usage: DEMO_USAGE, load: () => (require('./demo') as typeof import('./demo')).demoCommand },
 };
 /* eslint-enable @typescript-eslint/no-require-imports */

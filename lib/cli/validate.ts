@@ -27,6 +27,8 @@ export interface FileValidationReport extends ValidationReport {
 
 const OUTPUT_NAMES = ['curated.csv', 'quarantine.csv', 'quarantine.csv.gz', 'report.json'];
 const WRITE_BUFFER_BYTES = 256 * 1024;
+// Buffer's copy takes a source range, so a row is copied without a view made of it; it accepts any Uint8Array.
+const copyBytes = Buffer.prototype.copy;
 const READ_CHUNK_BYTES = 1024 * 1024;
 
 /** Reads a dataset schema file; every failure is a CliError that says what is wrong and where. */
@@ -72,14 +74,16 @@ class OutputFile {
     return `${this.file}.partial`;
   }
 
-  private append(bytes: Uint8Array): void {
-    if (this.used + bytes.length > this.buf.length) this.flush();
-    if (bytes.length >= this.buf.length) {
-      this.stream!.write(Buffer.from(bytes));
+  /** Copies `bytes[start, end)` without making a view of it: this runs once per row. */
+  private append(bytes: Uint8Array, start: number, end: number): void {
+    const n = end - start;
+    if (this.used + n > this.buf.length) this.flush();
+    if (n >= this.buf.length) {
+      this.stream!.write(Buffer.from(bytes.subarray(start, end)));
       return;
     }
-    this.buf.set(bytes, this.used);
-    this.used += bytes.length;
+    copyBytes.call(bytes, this.buf, this.used, start, end);
+    this.used += n;
   }
 
   private flush(): void {
@@ -90,15 +94,15 @@ class OutputFile {
     this.used = 0;
   }
 
-  /** Copies the row: the validator may reuse its memory after the call. */
-  write(line: Uint8Array): void {
+  /** Copies the row `buf[start, end)`: the validator may reuse that memory after the call. */
+  write(buf: Uint8Array, start: number, end: number): void {
     if (!this.stream) {
       this.stream = fs.createWriteStream(this.temp);
       this.stream.on('error', (err) => (this.error ??= err));
-      this.append(this.header);
+      this.append(this.header, 0, this.header.length);
     }
     this.rows++;
-    this.append(line);
+    this.append(buf, start, end);
   }
 
   async drained(): Promise<void> {
@@ -179,8 +183,8 @@ export async function validateFile(
   let curated: OutputFile | undefined;
   let quarantine: OutputFile | undefined;
   const validator: FileValidator = new FileValidator(schema, options, {
-    valid: (line) => curated?.write(line),
-    invalid: (line) => quarantine?.write(line),
+    valid: (buf, start, end) => curated?.write(buf, start, end),
+    invalid: (buf, start, end) => quarantine?.write(buf, start, end),
   });
   if (outDir !== undefined) {
     curated = new OutputFile(path.join(outDir, 'curated.csv'), validator.curatedHeader);

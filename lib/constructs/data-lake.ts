@@ -48,6 +48,11 @@ export interface DataLakeProps {
    * @default 365
    */
   readonly accessLogExpirationDays?: number;
+  /**
+   * Curated also publishes its events to EventBridge (for training on new data).
+   * @default false
+   */
+  readonly curatedEventBridge?: boolean;
 }
 
 const MAX_DAYS = 36500;
@@ -166,6 +171,10 @@ export class DataLake extends Construct implements DataLakeResources {
     (this.raw.node.defaultChild as s3.CfnBucket).notificationConfiguration = {
       eventBridgeConfiguration: { eventBridgeEnabled: true },
     };
+    if (props.curatedEventBridge === true)
+      (this.curated.node.defaultChild as s3.CfnBucket).notificationConfiguration = {
+        eventBridgeConfiguration: { eventBridgeEnabled: true },
+      };
 
     // Raw is the record of what data owners sent: pipeline roles (tagged) may read it, never change it. A deny on a
     // principal tag, not on named roles, keeps this stack free of references to the pipeline stack, and cannot lock

@@ -23,6 +23,7 @@ export class DataLakeStack extends Stack {
       rawInfrequentAccessDays: config.dataLake.rawInfrequentAccessDays,
       noncurrentVersionExpirationDays: config.dataLake.noncurrentVersionExpirationDays,
       accessLogExpirationDays: config.dataLake.accessLogExpirationDays,
+      curatedEventBridge: config.training.trainOnNewData,
     });
     Tags.of(this).add('Project', config.project);
   }

@@ -1,8 +1,19 @@
-import { CrossStackReferences, Duration, ReferenceStrength, Stack, Tags, type StackProps } from 'aws-cdk-lib';
+import {
+  CfnOutput,
+  CrossStackReferences,
+  Duration,
+  ReferenceStrength,
+  Stack,
+  Tags,
+  type StackProps,
+} from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { DevMlopsConfig } from '../config';
 import type { DataLakeResources } from '../constructs/data-lake';
 import { DataValidation } from '../constructs/data-validation';
+import { PipelineCleanup } from '../constructs/pipeline-cleanup';
+import { TrainingPipeline } from '../constructs/training-pipeline';
+import { TrainingTriggers } from '../constructs/training-triggers';
 
 export interface PipelineStackProps extends StackProps {
   /** The parsed devmlops config. Required. */
@@ -11,13 +22,26 @@ export interface PipelineStackProps extends StackProps {
   readonly dataLake: DataLakeResources;
 }
 
-/** The processing stack (DESIGN.md section 3). For now: validation of every object landing in raw. */
+/** The CfnOutput keys of the PipelineStack (the CLI reads them). */
+export const PIPELINE_OUTPUTS = {
+  stateMachineArn: 'TrainingStateMachineArn',
+  topicArn: 'NotificationTopicArn',
+} as const;
+
+/**
+ * The processing stack (DESIGN.md section 3): validation of every object landing in raw, and the training
+ * pipeline (state machine, its Lambdas, SageMaker role, model package group, topic, rollback alarms), its
+ * triggers and the cleanup of what it deploys.
+ */
 export class PipelineStack extends Stack {
   readonly validation: DataValidation;
+  readonly training: TrainingPipeline;
+  readonly triggers: TrainingTriggers;
+  readonly cleanup: PipelineCleanup;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id, {
-      description: `devmlops pipeline (${props.config.project}): data validation`,
+      description: `devmlops pipeline (${props.config.project}): data validation and training`,
       ...props,
     });
     // Exports/imports: CloudFormation then refuses to delete or replace a data lake bucket or the key while this
@@ -34,6 +58,35 @@ export class PipelineStack extends Stack {
       timeout: Duration.seconds(config.validation.timeoutSeconds),
       maxReceiveCount: config.validation.maxReceiveCount,
       logRetention: config.logRetentionDays,
+    });
+    this.training = new TrainingPipeline(this, 'Training', {
+      dataLake: props.dataLake,
+      dataset: config.dataset,
+      project: config.project,
+      training: config.training,
+      endpoint: config.endpoint,
+      notificationEmail: config.notificationEmail,
+      logRetention: config.logRetentionDays,
+    });
+    this.triggers = new TrainingTriggers(this, 'TrainingTriggers', {
+      stateMachine: this.training.stateMachine,
+      dataset: config.dataset.name,
+      schedule: config.training.schedule,
+      newDataBucket: config.training.trainOnNewData ? props.dataLake.curated : undefined,
+    });
+    this.cleanup = new PipelineCleanup(this, 'Cleanup', {
+      project: config.project,
+      // Deleted first on stack delete, so the endpoint goes while the role and alarms it uses still exist.
+      deleteBefore: [this.training.sagemakerRole, this.training.alarm5xx, this.training.alarmLatency],
+      logRetention: config.logRetentionDays,
+    });
+    new CfnOutput(this, PIPELINE_OUTPUTS.stateMachineArn, {
+      description: 'The training state machine (devmlops train starts it)',
+      value: this.training.stateMachine.stateMachineArn,
+    });
+    new CfnOutput(this, PIPELINE_OUTPUTS.topicArn, {
+      description: 'The pipeline notifications (failures, rejections, deploys)',
+      value: this.training.topic.topicArn,
     });
     Tags.of(this).add('Project', config.project);
   }

@@ -2,6 +2,7 @@ import {
   CsvReader,
   CsvRecord,
   FIELD_ESCAPED,
+  type CsvRunFastPath,
   FIELD_QUOTED,
   fieldText,
   unescapeInto,
@@ -270,5 +271,52 @@ describe('CsvReader: chunking never changes the result', () => {
 
   it('gives the same records in chunks of every size', () => {
     for (let size = 1; size <= 64; size++) expect(read(data, { max: 48, chunk: size })).toEqual(whole);
+  });
+});
+
+describe('CsvReader: a fast path that takes runs of records', () => {
+  /** Takes every record that starts with "f", as many in a row as there are, and notes their numbers. */
+  class FRuns implements CsvRunFastPath {
+    scanned = 0;
+    reader?: CsvReader;
+    readonly got: [number, string][] = [];
+
+    fastRecords(buf: Uint8Array, start: number, end: number): number {
+      let pos = start;
+      let n = 0;
+      while (pos < end && buf[pos] === 102) {
+        const lf = buf.indexOf(10, pos);
+        n++;
+        this.got.push([this.reader!.records + n, Buffer.from(buf.subarray(pos, lf)).toString('latin1')]);
+        pos = lf + 1;
+      }
+      this.scanned = n;
+      return pos;
+    }
+  }
+
+  const data = bytes('h,x\nf1,a\nf2,b\nx,2\n\nf3,"q"\nlast,"multi\nline"\nf4,z\nf5\nend,1');
+  const plain = read(data).map((g): [number, string] => [g.no, g.raw]);
+
+  it('numbers the records it leaves to the reader as if it took none, in chunks of every size', () => {
+    expect(plain).toHaveLength(9);
+    for (let size = 1; size <= data.length; size++) {
+      const fast = new FRuns();
+      const reader = new CsvReader({ maxLineBytes: 100, fastPath: fast }, (rec) =>
+        fast.got.push([rec.no, snapshot(rec).raw]),
+      );
+      fast.reader = reader;
+      for (let i = 0; i < data.length; i += size) reader.push(data.slice(i, i + size));
+      reader.end();
+      expect([...fast.got].sort((a, b) => a[0] - b[0])).toEqual(plain);
+      expect(reader.records).toBe(10);
+    }
+    // In one chunk the fast path takes every "f" record.
+    const fast = new FRuns();
+    const reader = new CsvReader({ maxLineBytes: 100, fastPath: fast }, () => undefined);
+    fast.reader = reader;
+    reader.push(data);
+    reader.end();
+    expect(fast.got.map(([no]) => no)).toEqual([2, 3, 6, 8, 9]);
   });
 });

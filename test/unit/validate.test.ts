@@ -31,8 +31,8 @@ function run(
     opts.schema ?? schema,
     { ...OPTIONS, ...opts },
     {
-      valid: (line) => valid.push(dec.decode(line)),
-      invalid: (line) => invalid.push(dec.decode(line)),
+      valid: (buf, start, end) => valid.push(dec.decode(buf.subarray(start, end))),
+      invalid: (buf, start, end) => invalid.push(dec.decode(buf.subarray(start, end))),
     },
   );
   const cuts = [...(opts.splits ?? [])];
@@ -98,13 +98,17 @@ describe('FileValidator: accepted files and curated output', () => {
 
   it('hands the original bytes to the sink when nothing needs normalising', () => {
     const data = enc.encode(file(GOOD));
-    const seen: Uint8Array[] = [];
-    const v = new FileValidator(schema, OPTIONS, { valid: (l) => seen.push(l), invalid: () => undefined });
+    const seen: { buf: Uint8Array; text: string }[] = [];
+    const v = new FileValidator(schema, OPTIONS, {
+      valid: (buf, start, end) => seen.push({ buf, text: dec.decode(buf.subarray(start, end)) }),
+      invalid: () => undefined,
+    });
     v.push(data);
     v.end();
     expect(seen).toHaveLength(1);
     // The same memory as the input: no rebuild happened.
-    expect(seen[0].buffer).toBe(data.buffer);
+    expect(seen[0].buf.buffer).toBe(data.buffer);
+    expect(seen[0].text).toBe(`${GOOD}\n`);
   });
 
   it('accepts the number, integer and boolean spellings of the schema types', () => {
@@ -357,6 +361,26 @@ describe('FileValidator: report', () => {
     expect(r.report.fields.x).toEqual({ missing: 2, invalid: 0, min: 1.5, max: 2 });
     expect(r.valid).toEqual([',a\n', '1.5,b\n', ',a\n']);
     expect(r.invalid).toEqual(['2,c,enum:y\n']);
+  });
+
+  it('quotes the _errors cell when a field name needs quotes in CSV', () => {
+    const parsed = parseDatasetSchema({
+      name: 'odd',
+      target: 'y',
+      fields: [
+        { name: 'a', type: 'integer' },
+        { name: 'y', type: 'boolean' },
+      ],
+      missingValues: [''],
+    });
+    // parseDatasetSchema allows only identifiers, but the validator takes any DatasetSchema.
+    const odd: DatasetSchema = {
+      ...parsed,
+      fields: [{ ...parsed.fields[0], name: 'a,"b"' }, parsed.fields[1]],
+    };
+    const r = run('"a,""b""",y\n1,true\nx,maybe\n', { schema: odd, maxInvalidRowFraction: 1 });
+    expect(r.valid).toEqual(['1,true\n']);
+    expect(r.invalid).toEqual(['x,maybe,"type:a,""b"";type:y"\n']);
   });
 });
 
