@@ -14,7 +14,7 @@ const newStack = () => new Stack(new App({ context: { 'aws:cdk:bundling-stacks':
 describe('DevFunction', () => {
   it('holds the Lambda defaults, with an encrypted TLS-only async DLQ', () => {
     const stack = newStack();
-    const f = new DevFunction(stack, 'F', { entry: ENTRY, environment: { A: 'b' } });
+    const f = new DevFunction(stack, 'F', { entry: ENTRY, environment: { GREETING: 'hello' } });
     const t = Template.fromStack(stack);
     const fn = props(resourcesOf(t, 'AWS::Lambda::Function')[logicalId(f.function)]);
     expect(fn.Runtime).toBe('nodejs22.x');
@@ -22,7 +22,7 @@ describe('DevFunction', () => {
     expect(fn.TracingConfig).toEqual({ Mode: 'Active' });
     expect(fn.MemorySize).toBe(256);
     expect(fn.Timeout).toBe(30);
-    expect((fn.Environment as Json).Variables).toEqual({ NODE_OPTIONS: '--enable-source-maps', A: 'b' });
+    expect((fn.Environment as Json).Variables).toEqual({ NODE_OPTIONS: '--enable-source-maps', GREETING: 'hello' });
     expect(fn.DeadLetterConfig).toEqual({
       TargetArn: { 'Fn::GetAtt': [logicalId(f.deadLetterQueue!), 'Arn'] },
     });
