@@ -22,7 +22,10 @@ describe('DevFunction', () => {
     expect(fn.TracingConfig).toEqual({ Mode: 'Active' });
     expect(fn.MemorySize).toBe(256);
     expect(fn.Timeout).toBe(30);
-    expect((fn.Environment as Json).Variables).toEqual({ NODE_OPTIONS: '--enable-source-maps', GREETING: 'hello' });
+    expect((fn.Environment as Json).Variables).toEqual({
+      NODE_OPTIONS: '--enable-source-maps',
+      GREETING: 'hello',
+    });
     expect(fn.DeadLetterConfig).toEqual({
       TargetArn: { 'Fn::GetAtt': [logicalId(f.deadLetterQueue!), 'Arn'] },
     });
