@@ -4,8 +4,9 @@
  * machine, whatever the file order or chunking, and duplicated rows never straddle the split.
  */
 
-const FNV_OFFSET = 0x811c9dc5;
-const FNV_PRIME = 0x01000193;
+/** FNV-1a's 32-bit parameters (exported for Prepare's compiled fast path, which inlines rowHashRange). */
+export const FNV_OFFSET = 0x811c9dc5;
+export const FNV_PRIME = 0x01000193;
 
 /** murmur3's 32-bit finaliser: FNV-1a's low and high bits are weak on short, similar rows. */
 function fmix32(h: number): number {
@@ -66,6 +67,14 @@ export function rowHashRange(row: Uint8Array, start: number, end: number, seed =
 }
 
 const TWO_32 = 4294967296;
+
+/** A row goes to validation when its rowHash is below this (the test isValidationRow applies). */
+export function validationThreshold(validationFraction: number): number {
+  if (!(validationFraction >= 0 && validationFraction <= 1)) {
+    throw new RangeError(`validationFraction must be in [0, 1], got ${validationFraction}`);
+  }
+  return validationFraction * TWO_32;
+}
 
 /**
  * True when the row belongs to the validation set. `validationFraction` is in [0, 1]; 0 sends every row to

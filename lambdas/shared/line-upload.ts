@@ -39,18 +39,13 @@ export class LineUpload {
     this.batcher = new LineBatcher((bytes) => this.stream.write(bytes));
   }
 
-  /** Lines written so far. */
-  get lines(): number {
-    return this.batcher.lines;
-  }
-
   get bytes(): number {
     return this.batcher.bytes;
   }
 
-  /** Copies `line[start, end)` (a whole line, LF included). */
-  write(line: Uint8Array, start: number, end: number): void {
-    this.batcher.add(line, start, end);
+  /** Copies `lines[start, end)`: one or more whole lines, each with its LF. */
+  write(lines: Uint8Array, start: number, end: number): void {
+    this.batcher.add(lines, start, end);
   }
 
   /** Resolves once the upload has room again; rejects if the upload failed meanwhile. */

@@ -27,6 +27,8 @@ export const ENDPOINT_NOT_FOUND_ERRORS = [
 export const POINTER_NOT_FOUND_ERRORS = ['S3.NoSuchKeyException'];
 /** Endpoint statuses in which a deployment is still moving: keep polling. */
 export const ENDPOINT_IN_PROGRESS = ['Creating', 'Updating', 'SystemUpdating', 'RollingBack'];
+/** The trigger of an execution started without one (e.g. from the console). */
+export const DEFAULT_TRIGGER = 'manual';
 
 /** A JSON null in Parameters/ResultSelector: CDK drops a literal null from rendered objects. */
 const JSON_NULL = sfn.JsonPath.stringToJson('null');
@@ -40,6 +42,8 @@ const MAX_EXECUTION_TIMEOUT_RANGE = [600, 14400] as const;
 
 export interface TrainingDefinitionProps {
   readonly project: string;
+  /** The configured dataset: the default of an execution input without `dataset`. */
+  readonly dataset: string;
   readonly names: TrainingNames;
   readonly stateMachineArn: string;
   readonly artifacts: s3.IBucket;
@@ -121,6 +125,25 @@ export class TrainingDefinition extends Construct {
     this.notifyFailure.next(pipelineFailed);
 
     const skipped = new sfn.Succeed(this, 'Skipped', { comment: 'Nothing to do: see reason' });
+
+    // ---- 0. defaults under the input: Prepare reads $.dataset and $.trigger, and a missing path there would
+    // be a States.Runtime error, which no Catch sees, so nothing would be notified. The defaults are an object
+    // literal in Parameters, merged by a second state: an intrinsic string literal holding JSON would need its
+    // braces escaped (reserved characters), which aws-local-stepfunctions does not unescape.
+    const applyDefaults = new sfn.Pass(this, 'ApplyDefaults', {
+      comment: 'The input, with the defaults of the keys it lacks alongside',
+      parameters: {
+        defaults: { trigger: DEFAULT_TRIGGER, dataset: props.dataset },
+        input: sfn.JsonPath.objectAt('$'),
+      },
+    });
+    const mergeDefaults = new sfn.Pass(this, 'MergeDefaults', {
+      comment: 'The input wins over the defaults (shallow merge)',
+      parameters: {
+        input: sfn.JsonPath.jsonMerge(sfn.JsonPath.objectAt('$.defaults'), sfn.JsonPath.objectAt('$.input')),
+      },
+      outputPath: '$.input',
+    });
 
     // ---- 1. guard: another execution running.
     const checkRunning = this.task(
@@ -736,7 +759,9 @@ export class TrainingDefinition extends Construct {
     promote.next(notifyDeployed);
     notifyDeployed.next(succeeded);
 
-    this.startState = checkRunning;
+    applyDefaults.next(mergeDefaults);
+    mergeDefaults.next(checkRunning);
+    this.startState = applyDefaults;
 
     this.roleStatements.push(
       // CreateModel hands the SageMaker role to the model; CreateTrainingJob to the job.

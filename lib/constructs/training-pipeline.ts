@@ -170,9 +170,10 @@ export class TrainingPipeline extends Construct {
       modelPackageGroupName: this.names.modelPackageGroup,
       modelPackageGroupDescription: `Models of the ${props.project} training pipeline; the latest Approved one is the champion`,
     });
-    // SageMaker refuses to delete a group that holds model packages (every trained model is one), which would
-    // fail `cdk destroy`. The group and its packages cost nothing and are the record of what was trained.
-    this.modelPackageGroup.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    // Deleted with the stack, so that a redeploy can create it again. SageMaker refuses to delete a group that
+    // holds packages: the pipeline cleanup custom resource (which must depend on this group, so it runs first)
+    // deletes every package of it.
+    this.modelPackageGroup.applyRemovalPolicy(RemovalPolicy.DESTROY);
 
     const alarmDimensions = { EndpointName: this.names.endpoint, VariantName: VARIANT_NAME };
     this.alarm5xx = new cloudwatch.Alarm(this, 'Endpoint5xxAlarm', {
@@ -300,6 +301,7 @@ export class TrainingPipeline extends Construct {
     });
     this.definition = new TrainingDefinition(this, 'Definition', {
       project: props.project,
+      dataset: props.dataset.name,
       names: this.names,
       stateMachineArn,
       artifacts: dataLake.artifacts,

@@ -78,6 +78,8 @@ export class PipelineStack extends Stack {
       project: config.project,
       // Deleted first on stack delete, so the endpoint goes while the role and alarms it uses still exist.
       deleteBefore: [this.training.sagemakerRole, this.training.alarm5xx, this.training.alarmLatency],
+      // Emptied by the cleanup before CloudFormation deletes it.
+      modelPackageGroup: this.training.modelPackageGroup,
       logRetention: config.logRetentionDays,
     });
     new CfnOutput(this, PIPELINE_OUTPUTS.stateMachineArn, {

@@ -21,10 +21,12 @@ describe('training state machine (default config: binary churn, auto approval, r
   const fnArn = (f: { function: unknown }) => `\${${logicalId(f.function as never)}.Arn}`;
   const training = built.pipeline.training;
 
-  it('has exactly the contract states, starting with the guard', () => {
-    expect(asl.StartAt).toBe('CheckRunning');
+  it('has exactly the contract states, starting with the defaults, then the guard', () => {
+    expect(asl.StartAt).toBe('ApplyDefaults');
     expect(Object.keys(asl.States).sort()).toEqual(
       [
+        'ApplyDefaults',
+        'MergeDefaults',
         'CheckRunning',
         'AlreadyRunning?',
         'SkipRunning',
@@ -101,6 +103,22 @@ describe('training state machine (default config: binary churn, auto approval, r
       for (const field of ['QueryLanguage', 'Arguments', 'Output', 'Assign'])
         expect([name, field in s]).toEqual([name, false]);
     expect(JSON.stringify(asl)).not.toContain('{%');
+  });
+
+  it('fills in the trigger and the configured dataset when the input lacks them, the input winning', () => {
+    expect(st('ApplyDefaults')).toEqual({
+      Type: 'Pass',
+      Comment: expect.any(String),
+      Parameters: { defaults: { trigger: 'manual', dataset: 'churn' }, 'input.$': '$' },
+      Next: 'MergeDefaults',
+    });
+    expect(st('MergeDefaults')).toEqual({
+      Type: 'Pass',
+      Comment: expect.any(String),
+      Parameters: { 'input.$': 'States.JsonMerge($.defaults, $.input, false)' },
+      OutputPath: '$.input',
+      Next: 'CheckRunning',
+    });
   });
 
   it('skips when another execution is running', () => {
@@ -482,12 +500,14 @@ describe('training state machine (default config: binary churn, auto approval, r
 
   it('takes the happy path of a first deploy through every step in order', () => {
     expect(
-      path(asl, 'CheckRunning', {
+      path(asl, asl.StartAt, {
         'HasChampion?': 'DescribeChampion',
         'Passed?': 'Register',
         'EndpointStatus?': 'Promote',
       }),
     ).toEqual([
+      'ApplyDefaults',
+      'MergeDefaults',
       'CheckRunning',
       'AlreadyRunning?',
       'IsDriftTrigger?',

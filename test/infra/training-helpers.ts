@@ -28,7 +28,10 @@ function token(part: unknown, lake: Template): string {
 
 /** The state machine definition of a built pipeline stack, parsed, with its tokens rendered. */
 export function definitionOf(built: Built): Asl {
-  const machines = Object.values(resourcesOf(built.pipelineTemplate, 'AWS::StepFunctions::StateMachine'));
+  // The other state machine is the cleanup provider framework's waiter.
+  const machines = Object.entries(resourcesOf(built.pipelineTemplate, 'AWS::StepFunctions::StateMachine'))
+    .filter(([id]) => id.startsWith('TrainingStateMachine'))
+    .map(([, r]) => r);
   expect(machines).toHaveLength(1);
   const def = (machines[0].Properties as Json).DefinitionString as Json;
   const [sep, parts] = def['Fn::Join'] as [string, unknown[]];

@@ -185,21 +185,23 @@ describe('training pipeline IAM (default config)', () => {
     );
   });
 
-  it('lets the cleanup delete only project-prefixed endpoints, configs and models', () => {
+  it('lets the cleanup delete only project-prefixed endpoints, configs and models, and the group packages', () => {
     const c = built.pipeline.cleanup;
-    expect(granted(c.function.role)).toEqual(
-      [
-        `Allow logs:CreateLogStream ${logicalId(c.function.logGroup)}.Arn`,
-        `Allow logs:PutLogEvents ${logicalId(c.function.logGroup)}.Arn`,
-        ...xray,
-        ...['ListEndpoints', 'ListEndpointConfigs', 'ListModels', 'ListTags'].map(
-          (a) => `Allow sagemaker:${a} *`,
-        ),
-        `Allow sagemaker:DeleteEndpoint ${SM('endpoint', 'devmlops-*')}`,
-        `Allow sagemaker:DeleteEndpointConfig ${SM('endpoint-config', 'devmlops-*')}`,
-        `Allow sagemaker:DeleteModel ${SM('model', 'devmlops-*')}`,
-      ].sort(),
-    );
+    for (const fn of [c.function, c.isCompleteFunction])
+      expect(granted(fn.role)).toEqual(
+        [
+          `Allow logs:CreateLogStream ${logicalId(fn.logGroup)}.Arn`,
+          `Allow logs:PutLogEvents ${logicalId(fn.logGroup)}.Arn`,
+          ...xray,
+          ...['ListEndpoints', 'ListEndpointConfigs', 'ListModels', 'ListModelPackages', 'ListTags'].map(
+            (a) => `Allow sagemaker:${a} *`,
+          ),
+          `Allow sagemaker:DeleteEndpoint ${SM('endpoint', 'devmlops-*')}`,
+          `Allow sagemaker:DeleteEndpointConfig ${SM('endpoint-config', 'devmlops-*')}`,
+          `Allow sagemaker:DeleteModel ${SM('model', 'devmlops-*')}`,
+          `Allow sagemaker:DeleteModelPackage ${SM('model-package', 'devmlops-models/*')}`,
+        ].sort(),
+      );
   });
 
   it('tags every role of the pipeline as read-only on raw', () => {
@@ -210,6 +212,7 @@ describe('training pipeline IAM (default config)', () => {
       tr.evaluate.wrapper.role,
       tr.promote.wrapper.role,
       built.pipeline.cleanup.function.role,
+      built.pipeline.cleanup.isCompleteFunction.role,
     ])
       expect(roleProps(role).Tags).toContainEqual({ Key: 'devmlops:raw-access', Value: 'read-only' });
   });

@@ -62,7 +62,8 @@ describe('cdk-nag AwsSolutions on the training pipeline', () => {
     // The runtime pin, on each function.
     for (const f of ['Prepare', 'Evaluate', 'Promote'])
       expect(at(`Training/${f}/Function`)).toEqual(['AwsSolutions-L1']);
-    expect(at('Cleanup/Handler/Function')).toEqual(['AwsSolutions-L1']);
+    for (const f of ['Handler', 'IsComplete'])
+      expect(at(`Cleanup/${f}/Function`)).toEqual(['AwsSolutions-L1']);
     // Wildcards, each on the one policy that grants it.
     expect(at('Training/StateMachine/Role/DefaultPolicy')).toEqual(
       [
@@ -92,14 +93,26 @@ describe('cdk-nag AwsSolutions on the training pipeline', () => {
     );
     expect(at('Training/Evaluate/Role/DefaultPolicy')).toEqual(['*']);
     expect(at('Training/Promote/Role/DefaultPolicy')).toEqual(['*']);
-    expect(at('Cleanup/Handler/Role/DefaultPolicy')).toEqual(
+    for (const f of ['Handler', 'IsComplete'])
+      expect(at(`Cleanup/${f}/Role/DefaultPolicy`)).toEqual(
+        [
+          '*',
+          sm('endpoint', 'devmlops-*'),
+          sm('endpoint-config', 'devmlops-*'),
+          sm('model', 'devmlops-*'),
+          sm('model-package', 'devmlops-models/*'),
+        ].sort(),
+      );
+    const handlers = ['<CleanupHandlerFunction#.Arn>:*', '<CleanupIsCompleteFunction#.Arn>:*'];
+    expect(at('Cleanup/ProviderRole/DefaultPolicy')).toEqual(handlers);
+    expect(at('Cleanup/ProviderCompleteRole/DefaultPolicy')).toEqual(handlers);
+    expect(at('Cleanup/Provider/waiter-state-machine/Role/DefaultPolicy')).toEqual(
       [
         '*',
-        sm('endpoint', 'devmlops-*'),
-        sm('endpoint-config', 'devmlops-*'),
-        sm('model', 'devmlops-*'),
+        '<CleanupProviderframeworkisComplete#.Arn>:*',
+        '<CleanupProviderframeworkonTimeout#.Arn>:*',
       ].sort(),
     );
-    expect(at('Cleanup/ProviderRole/DefaultPolicy')).toEqual(['<CleanupHandlerFunction#.Arn>:*']);
+    expect(at('Cleanup/Provider/waiter-state-machine')).toEqual(['AwsSolutions-SF2']);
   });
 });

@@ -49,11 +49,11 @@ describe('training pipeline resources (default config)', () => {
     t.resourceCountIs('AWS::CloudWatch::Alarm', 2);
   });
 
-  it('creates the model package group, retained (it holds every trained model)', () => {
+  it('creates the model package group, deleted with the stack (the cleanup empties it first)', () => {
     const group = resource(tr.modelPackageGroup);
     expect(props(group).ModelPackageGroupName).toBe('devmlops-models');
-    expect(group.DeletionPolicy).toBe('Retain');
-    expect(group.UpdateReplacePolicy).toBe('Retain');
+    expect(group.DeletionPolicy).toBe('Delete');
+    expect(group.UpdateReplacePolicy).toBe('Delete');
   });
 
   it('encrypts the topic with the pipeline key, TLS only, no subscription by default', () => {

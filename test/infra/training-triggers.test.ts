@@ -1,3 +1,5 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import { PipelineCleanup } from '../../lib/constructs/pipeline-cleanup';
 import { build, logicalId, permissions, props, resourcesOf, type Json } from './helpers';
 import { buildWith, idOf } from './training-helpers';
 
@@ -83,6 +85,7 @@ describe('pipeline cleanup custom resource', () => {
     expect(props(res)).toEqual({
       ServiceToken: { 'Fn::GetAtt': [expect.stringMatching(/^CleanupProviderframeworkonEvent/), 'Arn'] },
       Project: 'devmlops',
+      ModelPackageGroup: 'devmlops-models',
     });
     const handler = props((t.toJSON().Resources as Record<string, Json>)[logicalId(c.function.function)]);
     expect(handler).toMatchObject({ Runtime: 'nodejs22.x', Timeout: 300, Handler: 'index.handler' });
@@ -99,10 +102,56 @@ describe('pipeline cleanup custom resource', () => {
     );
   });
 
+  it('depends on the model package group, so CloudFormation empties it (cleanup) before deleting it', () => {
+    expect(res.DependsOn).toContain(logicalId(b.pipeline.training.modelPackageGroup));
+    const group = (t.toJSON().Resources as Record<string, Json>)[
+      logicalId(b.pipeline.training.modelPackageGroup)
+    ];
+    expect(group.DeletionPolicy).toBe('Delete');
+  });
+
+  it('waits for busy endpoints through the provider isComplete handler, every 30 s for at most 1 h', () => {
+    const resources = t.toJSON().Resources as Record<string, Json>;
+    const isComplete = props(resources[logicalId(c.isCompleteFunction.function)]);
+    expect(isComplete).toMatchObject({ Handler: 'index.isComplete', Timeout: 300 });
+    const frameworkIsComplete = Object.entries(resourcesOf(t, 'AWS::Lambda::Function')).find(([id]) =>
+      id.startsWith('CleanupProviderframeworkisComplete'),
+    )!;
+    expect((props(frameworkIsComplete[1]).Environment as Json).Variables).toMatchObject({
+      USER_IS_COMPLETE_FUNCTION_ARN: { 'Fn::GetAtt': [logicalId(c.isCompleteFunction.function), 'Arn'] },
+    });
+    const waiter = Object.entries(resourcesOf(t, 'AWS::StepFunctions::StateMachine')).find(([id]) =>
+      id.startsWith('CleanupProviderwaiterstatemachine'),
+    )!;
+    const definition = JSON.stringify(props(waiter[1]).DefinitionString);
+    // 3600 s / 30 s = 120 attempts.
+    expect(definition).toContain('\\"IntervalSeconds\\":30,\\"MaxAttempts\\":120');
+    expect(props(waiter[1]).LoggingConfiguration).toMatchObject({ Level: 'ALL', IncludeExecutionData: true });
+    const framework = Object.entries(resourcesOf(t, 'AWS::Lambda::Function')).find(([id]) =>
+      id.startsWith('CleanupProviderframeworkonEvent'),
+    )!;
+    expect((props(framework[1]).Environment as Json).Variables).toMatchObject({
+      USER_ON_EVENT_FUNCTION_ARN: { 'Fn::GetAtt': [logicalId(c.function.function), 'Arn'] },
+      WAITER_STATE_MACHINE_ARN: { Ref: waiter[0] },
+    });
+  });
+
+  it('rejects a totalTimeout shorter than the queryInterval', () => {
+    expect(
+      () =>
+        new PipelineCleanup(new Stack(), 'C', {
+          project: 'p',
+          queryInterval: Duration.minutes(5),
+          totalTimeout: Duration.minutes(1),
+        }),
+    ).toThrow(/queryInterval/);
+  });
+
   it('gives the provider framework its own narrow role and log group (no managed policy, no LogRetention Lambda)', () => {
     const functions = Object.values(resourcesOf(t, 'AWS::Lambda::Function')).map(props);
-    // validation, prepare, evaluate, promote, cleanup, provider framework.
-    expect(functions).toHaveLength(6);
+    // validation, prepare, evaluate, promote, cleanup onEvent and isComplete, provider framework onEvent,
+    // isComplete and onTimeout.
+    expect(functions).toHaveLength(9);
     expect(Object.keys(resourcesOf(t, 'Custom::LogRetention'))).toEqual([]);
     const framework = Object.entries(resourcesOf(t, 'AWS::Lambda::Function')).find(([id]) =>
       id.startsWith('CleanupProviderframeworkonEvent'),

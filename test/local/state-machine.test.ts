@@ -445,7 +445,8 @@ function expectValidSageMakerRequests(record: ExecutionRecord): void {
   }
 }
 
-const GUARD = ['CheckRunning', 'AlreadyRunning?', 'IsDriftTrigger?'];
+const DEFAULTS = ['ApplyDefaults', 'MergeDefaults'];
+const GUARD = [...DEFAULTS, 'CheckRunning', 'AlreadyRunning?', 'IsDriftTrigger?'];
 const TO_EVALUATE = ['Prepare', 'Train', 'GetChampion', 'HasChampion?'];
 const POLL_TWICE = [
   'WaitForEndpoint',
@@ -784,7 +785,7 @@ describe('local executions of the synthesized definition', () => {
     world.running = 2;
     const record = await run(world, { trigger: 'schedule', dataset: config.dataset.name });
     expect(record.status).toBe('SUCCEEDED');
-    expect(record.path).toEqual(['CheckRunning', 'AlreadyRunning?', 'SkipRunning', 'Skipped']);
+    expect(record.path).toEqual([...DEFAULTS, 'CheckRunning', 'AlreadyRunning?', 'SkipRunning', 'Skipped']);
     expect(record.output).toEqual({ status: 'Skipped', reason: expect.stringMatching(/running/i) });
     expect(record.calls.map((c) => c.state)).toEqual(['CheckRunning']);
   });
@@ -805,14 +806,14 @@ describe('local executions of the synthesized definition', () => {
     world.pointer = { ...world.pointer, cooldownUntil: new Date(Date.now() - 60_000).toISOString() };
     const record = await run(world, { trigger: 'drift', dataset: config.dataset.name });
     expect(record.status).toBe('SUCCEEDED');
-    expect(record.path.slice(0, 6)).toEqual([...GUARD, 'ReadCurrentPointer', 'InCooldown?', 'Prepare']);
+    expect(record.path.slice(0, 8)).toEqual([...GUARD, 'ReadCurrentPointer', 'InCooldown?', 'Prepare']);
     expect(record.path).toContain('UpdateEndpoint');
   });
 
   it('a drift trigger before any deploy (no pointer) retrains', async () => {
     const record = await run(newWorld(), { trigger: 'drift', dataset: config.dataset.name });
     expect(record.status).toBe('SUCCEEDED');
-    expect(record.path.slice(0, 6)).toEqual([...GUARD, 'ReadCurrentPointer', 'Prepare', 'Train']);
+    expect(record.path.slice(0, 8)).toEqual([...GUARD, 'ReadCurrentPointer', 'Prepare', 'Train']);
     expect(callsOf(record, 'ReadCurrentPointer')[0].error?.name).toBe('S3.NoSuchKeyException');
     expect(record.path).toContain('CreateEndpoint');
   });
@@ -854,6 +855,41 @@ describe('local executions of the synthesized definition', () => {
       cause: 'dataset churn has 12 rows, fewer than 1000',
     });
     expect(world.notifications[0].message).toContain('InsufficientDataError');
+  });
+});
+
+describe('execution input defaults', () => {
+  it('an empty input runs as a manual trigger on the configured dataset', async () => {
+    const world = newWorld();
+    const record = await run(world, {});
+    expect(record.status).toBe('SUCCEEDED');
+    expect(record.path.slice(0, 6)).toEqual([...GUARD, 'Prepare']);
+    expect(requestOf(record, 'Prepare')).toMatchObject({ dataset: config.dataset.name, trigger: 'manual' });
+    expect(record.output).toMatchObject({ trigger: 'manual', dataset: config.dataset.name });
+    expect(record.path).toContain('CreateEndpoint');
+    expect(world.notifications).toHaveLength(1);
+  });
+
+  it('keeps what the input gives: its trigger, its dataset and any other key', async () => {
+    const world = newWorld();
+    const record = await run(world, { trigger: 'new-data', key: 'churn/ingest_date=2026-01-01/a.csv' });
+    expect(record.status).toBe('SUCCEEDED');
+    expect(requestOf(record, 'Prepare')).toMatchObject({ dataset: config.dataset.name, trigger: 'new-data' });
+    expect(record.output).toMatchObject({
+      trigger: 'new-data',
+      dataset: config.dataset.name,
+      key: 'churn/ingest_date=2026-01-01/a.csv',
+    });
+    const other = await run(newWorld(), { dataset: 'other', trigger: 'schedule' });
+    expect(requestOf(other, 'Prepare')).toMatchObject({ dataset: 'other', trigger: 'schedule' });
+  });
+
+  it('an input without trigger is not mistaken for a drift trigger: no pointer is read', async () => {
+    const { world } = await firstDeploy();
+    const record = await run(world, { dataset: config.dataset.name });
+    expect(record.status).toBe('SUCCEEDED');
+    expect(callsOf(record, 'ReadCurrentPointer')).toHaveLength(0);
+    expect(record.path).toContain('UpdateEndpoint');
   });
 });
 

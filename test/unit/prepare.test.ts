@@ -297,6 +297,156 @@ describe('label encodings per problem type', () => {
   });
 });
 
+describe('compiled fast path', () => {
+  /** Both paths over the same files, in jagged chunks: they must agree byte for byte. */
+  const agree = (schema: DatasetSchema, files: [string, string][], fraction = 0.3) => {
+    const fast = prepare(schema, files, { validationFraction: fraction }, jagged(11));
+    const slow = prepare(schema, files, { validationFraction: fraction, fastPath: false }, jagged(11));
+    expect(fast.train).toBe(slow.train);
+    expect(fast.validation).toBe(slow.validation);
+    expect(fast.result.counts).toEqual(slow.result.counts);
+    expect(fast.result.rows).toEqual(slow.result.rows);
+    expect(toJsonBytes(fast.result.baseline)).toBe(toJsonBytes(slow.result.baseline));
+    return fast;
+  };
+
+  test('agrees with the general path on odd spellings, CRLF endings and decimal-like missing markers', () => {
+    const schema = parseDatasetSchema({
+      name: 'odd',
+      target: 'y',
+      fields: [
+        { name: 'id', type: 'string' },
+        { name: 'n', type: 'number' },
+        { name: 'k', type: 'string', constraints: { enum: ['a', 'bb', '-1', 'c,d'] } },
+        { name: 'b', type: 'boolean' },
+        { name: 'i', type: 'integer' },
+        { name: 'y', type: 'boolean' },
+      ],
+      missingValues: ['', 'NA', '-1', '0.0'],
+    });
+    const cells = {
+      n: [
+        '1',
+        '-0',
+        '.5',
+        '5.',
+        '+5',
+        '-2.25',
+        '1234567890123456',
+        '1e3',
+        '0.0',
+        '-1',
+        'NA',
+        '',
+        'x',
+        '1.2.3',
+      ],
+      k: ['a', 'bb', '-1', '"c,d"', 'zz', 'NA', ''],
+      b: ['true', 'false', 'TRUE', '0', '1', 'False', 'NA', 'yes', ''],
+      i: ['0', '7', '-1', '12', 'NA'],
+      y: ['true', 'false', '1', '0', 'NA', '', 'no'],
+    };
+    const rows: string[] = [];
+    for (let r = 0; r < 600; r++) {
+      const pick = (xs: string[], m: number) => xs[(r * m + (r >> 3)) % xs.length];
+      rows.push(
+        [
+          `r${r}`,
+          pick(cells.n, 7),
+          pick(cells.k, 5),
+          pick(cells.b, 3),
+          pick(cells.i, 11),
+          pick(cells.y, 13),
+        ].join(','),
+      );
+    }
+    const header = 'id,n,k,b,i,y';
+    const lf = [header, ...rows].join('\n');
+    const crlf = [header, ...rows].join('\r\n') + '\r\n';
+    const r = agree(schema, [
+      ['lf.csv', lf],
+      ['crlf.csv', crlf],
+    ]);
+    expect(r.result.rows.total).toBeGreaterThan(500);
+    // "-1" is a missing marker, which wins over the enum value of the same spelling (as in encodeFeatures).
+    const k = lines(r.train + r.validation).map((x) => x.split(',')[2]);
+    expect(k).toContain('1');
+    expect(k).toContain('');
+    expect(k).not.toContain('2');
+  });
+
+  test('agrees with the general path for every label kind', () => {
+    const schema = (target: Record<string, unknown>, problem?: string) =>
+      parseDatasetSchema({
+        name: 't',
+        target: 'y',
+        ...(problem ? { problem } : {}),
+        fields: [
+          { name: 'x', type: 'number' },
+          { name: 'c', type: 'string', constraints: { enum: ['p', 'q'] } },
+          { name: 'y', ...target },
+        ],
+        missingValues: ['', 'NA'],
+      });
+    const file = (labels: string[]) =>
+      [
+        'x,c,y',
+        ...Array.from(
+          { length: 400 },
+          (_, i) => `${i / 8},${i % 3 ? 'p' : 'q'},${labels[i % labels.length]}`,
+        ),
+      ].join('\n');
+    agree(schema({ type: 'string', constraints: { enum: ['a', 'b', 'c'] } }), [
+      ['m.csv', file(['a', 'c', 'b', 'z', ''])],
+    ]);
+    agree(schema({ type: 'integer' }, 'multiclass'), [['n.csv', file(['0', '3', '2', '-1', '1.5', '40'])]]);
+    agree(schema({ type: 'number' }), [['r.csv', file(['12.50', '-3', '0.125', '1e3', '007', '-0', 'NA'])]]);
+  });
+
+  test('grows its line buffer for a wide row, and agrees with the general path', () => {
+    const width = 1200;
+    const schema = parseDatasetSchema({
+      name: 'wide',
+      target: 'y',
+      fields: [
+        ...Array.from({ length: width }, (_, i) => ({ name: `f${i}`, type: 'number' })),
+        { name: 'y', type: 'boolean' },
+      ],
+      missingValues: [''],
+    });
+    const header = [...Array.from({ length: width }, (_, i) => `f${i}`), 'y'].join(',');
+    const row = (r: number) =>
+      [...Array.from({ length: width }, (_, i) => `${(r * 7 + i) % 1000}.25`), r % 2 ? 'true' : 'false'].join(
+        ',',
+      );
+    const r = agree(schema, [
+      ['wide.csv', [header, ...Array.from({ length: 40 }, (_, k) => row(k))].join('\n')],
+    ]);
+    expect(r.result.rows.total).toBe(40);
+    expect(lines(r.train + r.validation).every((l) => l.length > 4096)).toBe(true);
+  });
+
+  test('hands the sink whole lines, many per call, in order', () => {
+    const calls: string[] = [];
+    const p = new DatasetPreparer(
+      churn,
+      { validationFraction: 0.2 },
+      {
+        train: (l, s, e) => calls.push(Buffer.from(l.subarray(s, e)).toString()),
+        validation: () => undefined,
+      },
+    );
+    p.beginFile('a.csv');
+    p.push(Buffer.from(curatedFiles[0][1]));
+    p.endFile();
+    const { rows } = p.finish();
+    for (const c of calls) expect(c.endsWith('\n')).toBe(true);
+    expect(calls.length).toBeLessThan(rows.train);
+    expect(lines(calls.join(''))).toHaveLength(rows.train);
+    expect(calls.join('')).toBe(prepare(churn, [curatedFiles[0]]).train);
+  });
+});
+
 describe('InsufficientDataError', () => {
   test('names the rows found, the rows needed and where it looked', () => {
     let err: unknown;
