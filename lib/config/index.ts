@@ -147,6 +147,29 @@ export const configZ = z
       })
       .strict()
       .prefault({}),
+    monitoring: z
+      .object({
+        /** When the drift check runs (an EventBridge schedule expression). */
+        schedule: z
+          .string()
+          .regex(/^(rate|cron)\(.+\)$/, 'must be an EventBridge schedule expression like rate(1 hour)')
+          .default('rate(1 hour)'),
+        /** Hours of captured traffic each drift check looks at (whole hour partitions ending at the last full hour). */
+        windowHours: z.number().int().min(1).max(168).default(1),
+        /** Fewer captured rows than this is "insufficient data": no drift metric is sent. */
+        minSamples: z.number().int().min(1).default(500),
+        /** A feature drifts when its PSI is above this. */
+        driftThreshold: z.number().gt(0).default(0.2),
+        /** Per-feature PSI thresholds that override driftThreshold. */
+        featureThresholds: z.record(z.string(), z.number().gt(0)).default({}),
+        /** The drift alarm: MaxFeatureDrift above the threshold in datapointsToAlarm of evaluationPeriods periods. */
+        evaluationPeriods: z.number().int().min(1).max(24).default(3),
+        datapointsToAlarm: z.number().int().min(1).max(24).default(2),
+        /** The validation quarantine-rate alarm: files quarantined / files received above this, per hour. */
+        maxQuarantineRate: z.number().min(0).max(1).default(0.5),
+      })
+      .strict()
+      .prefault({}),
     /** Email address subscribed to the SNS topic (failures, rejections, deploys); absent means no subscription. */
     notificationEmail: z.string().email().optional(),
     /** Retention of every Lambda's log group, days. */
