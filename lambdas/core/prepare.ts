@@ -5,6 +5,7 @@ import { CsvReader, FIELD_ESCAPED, fieldText, type CsvRecord } from './csv';
 import { featureSpec, RowEncoder, type FeatureSpec } from './encoding';
 import type { DatasetSchema } from './schema';
 import { FNV_OFFSET, FNV_PRIME, isValidationRange, validationThreshold } from './split';
+export { LineBatcher } from './line-batcher';
 
 /**
  * Prepare (DESIGN.md section 6, step 2), the pure part: curated CSV bytes in, XGBoost training lines
@@ -822,57 +823,6 @@ export class DatasetPreparer {
 /** The bytes of `feature-spec.json` / `baseline.json`: stable key order, so equal inputs give equal files. */
 export function toJsonBytes(value: unknown): string {
   return `${JSON.stringify(value, null, 2)}\n`;
-}
-
-/**
- * Coalesces lines into large buffers (one write per line would cost more than encoding it) and hands each
- * full buffer to `out`. A handed-over buffer is never reused, so the receiver may keep it.
- */
-export class LineBatcher {
-  private buf: Buffer;
-  private used = 0;
-  /** Bytes handed over or pending. */
-  bytes = 0;
-  /** Calls to `add`: the lines, when each call adds one. */
-  lines = 0;
-
-  constructor(
-    private readonly out: (bytes: Buffer) => void,
-    private readonly size = 256 * 1024,
-  ) {
-    this.buf = Buffer.allocUnsafe(size);
-  }
-
-  /** Copies `line[start, end)`. */
-  add(line: Uint8Array, start: number, end: number): void {
-    const length = end - start;
-    if (this.used + length > this.size) {
-      this.flush();
-      if (length > this.size) {
-        this.bytes += length;
-        this.lines++;
-        this.out(Buffer.from(line.subarray(start, end)));
-        return;
-      }
-    }
-    const buf = this.buf;
-    let o = this.used;
-    // A short line: a loop beats set() and its subarray. Prepare hands over many lines at once.
-    if (length > 64) {
-      buf.set(line.subarray(start, end), o);
-      o += length;
-    } else for (let j = start; j < end; j++) buf[o++] = line[j];
-    this.used = o;
-    this.bytes += length;
-    this.lines++;
-  }
-
-  flush(): void {
-    if (this.used === 0) return;
-    this.out(this.buf.subarray(0, this.used));
-    this.buf = Buffer.allocUnsafe(this.size);
-    this.used = 0;
-  }
 }
 
 /** SageMaker's name rule for training jobs, models and endpoint configs. */

@@ -13,6 +13,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { isGzip } from '../core/gzip';
+import { LineBatcher } from '../core/line-batcher';
 import type { ValidationOptions, ValidationReport } from '../core/report';
 import { parseDatasetSchema, type DatasetSchema } from '../core/schema';
 import { FileValidator } from '../core/validate';
@@ -75,9 +76,6 @@ export class BadEventError extends Error {
 
 const PART_SIZE = 5 * 1024 * 1024; // the S3 minimum; with QUEUE_SIZE it bounds the memory of each upload
 const QUEUE_SIZE = 2;
-const WRITE_BUFFER_BYTES = 256 * 1024;
-// Buffer's copy takes a source range, so a row is copied without a view made of it; it accepts any Uint8Array.
-const copyBytes = Buffer.prototype.copy;
 
 function requiredEnv(env: NodeJS.ProcessEnv, name: string): string {
   const v = env[name];
@@ -233,8 +231,7 @@ export interface Log {
 class RowUpload {
   private stream?: PassThrough;
   private done?: Promise<unknown>;
-  private buf = Buffer.allocUnsafe(WRITE_BUFFER_BYTES);
-  private used = 0;
+  private batcher?: LineBatcher;
   rows = 0;
 
   constructor(
@@ -243,7 +240,7 @@ class RowUpload {
     private readonly header: Uint8Array,
   ) {}
 
-  private start(): PassThrough {
+  private start(): LineBatcher {
     const stream = new PassThrough();
     const upload = new Upload({
       client: this.s3,
@@ -256,35 +253,16 @@ class RowUpload {
     // Observed by finish()/abort()/drained(); this keeps an early failure from being an unhandled rejection.
     this.done.catch(() => undefined);
     this.stream = stream;
-    this.append(this.header, 0, this.header.length);
-    return stream;
-  }
-
-  /** Copies `bytes[start, end)` without making a view of it: this runs once per row. */
-  private append(bytes: Uint8Array, start: number, end: number): void {
-    const n = end - start;
-    if (this.used + n > this.buf.length) this.flush();
-    if (n >= this.buf.length) {
-      this.stream!.write(Buffer.from(bytes.subarray(start, end)));
-      return;
-    }
-    copyBytes.call(bytes, this.buf, this.used, start, end);
-    this.used += n;
-  }
-
-  private flush(): void {
-    if (this.used === 0 || !this.stream) return;
-    this.stream.write(this.buf.subarray(0, this.used));
-    // the stream keeps a reference to the written slice: never reuse that memory
-    this.buf = Buffer.allocUnsafe(WRITE_BUFFER_BYTES);
-    this.used = 0;
+    const batcher = new LineBatcher((bytes) => stream.write(bytes));
+    batcher.add(this.header, 0, this.header.length);
+    this.batcher = batcher;
+    return batcher;
   }
 
   /** Copies the row `buf[start, end)`: the validator may reuse that memory after the call. */
   write(buf: Uint8Array, start: number, end: number): void {
-    if (!this.stream) this.start();
     this.rows++;
-    this.append(buf, start, end);
+    (this.batcher ?? this.start()).add(buf, start, end);
   }
 
   /** Resolves once the upload has room again; rejects if the upload failed meanwhile. */
@@ -302,7 +280,7 @@ class RowUpload {
   /** Completes the upload; false when no row was ever written (and nothing was uploaded). */
   async finish(): Promise<boolean> {
     if (!this.stream) return false;
-    this.flush();
+    this.batcher!.flush();
     this.stream.end();
     await this.done;
     return true;

@@ -11,6 +11,7 @@ import { readProjectConfig } from '../config';
 import { numberOption, parseCommand, stringOption } from './args';
 import { CliError, EXIT_OK, EXIT_REJECTED, UsageError } from './errors';
 import { formatBytes, formatRate, formatSeconds, type Progress } from './progress';
+import { LineBatcher } from '../../lambdas/core/line-batcher';
 
 /** What `--out-dir` holds after a run, relative file names. */
 export interface FileOutputs {
@@ -26,9 +27,6 @@ export interface FileValidationReport extends ValidationReport {
 }
 
 const OUTPUT_NAMES = ['curated.csv', 'quarantine.csv', 'quarantine.csv.gz', 'report.json'];
-const WRITE_BUFFER_BYTES = 256 * 1024;
-// Buffer's copy takes a source range, so a row is copied without a view made of it; it accepts any Uint8Array.
-const copyBytes = Buffer.prototype.copy;
 const READ_CHUNK_BYTES = 1024 * 1024;
 
 /** Reads a dataset schema file; every failure is a CliError that says what is wrong and where. */
@@ -60,8 +58,7 @@ export function readSchemaFile(file: string): DatasetSchema {
  */
 class OutputFile {
   private stream?: fs.WriteStream;
-  private buf = Buffer.allocUnsafe(WRITE_BUFFER_BYTES);
-  private used = 0;
+  private batcher?: LineBatcher;
   private error?: Error;
   rows = 0;
 
@@ -74,35 +71,20 @@ class OutputFile {
     return `${this.file}.partial`;
   }
 
-  /** Copies `bytes[start, end)` without making a view of it: this runs once per row. */
-  private append(bytes: Uint8Array, start: number, end: number): void {
-    const n = end - start;
-    if (this.used + n > this.buf.length) this.flush();
-    if (n >= this.buf.length) {
-      this.stream!.write(Buffer.from(bytes.subarray(start, end)));
-      return;
-    }
-    copyBytes.call(bytes, this.buf, this.used, start, end);
-    this.used += n;
-  }
-
-  private flush(): void {
-    if (this.used === 0 || !this.stream) return;
-    this.stream.write(this.buf.subarray(0, this.used));
-    // the stream holds on to the written slice until it is on disk: never reuse that memory
-    this.buf = Buffer.allocUnsafe(WRITE_BUFFER_BYTES);
-    this.used = 0;
+  private start(): LineBatcher {
+    const stream = fs.createWriteStream(this.temp);
+    stream.on('error', (err) => (this.error ??= err));
+    const batcher = new LineBatcher((bytes) => stream.write(bytes));
+    batcher.add(this.header, 0, this.header.length);
+    this.stream = stream;
+    this.batcher = batcher;
+    return batcher;
   }
 
   /** Copies the row `buf[start, end)`: the validator may reuse that memory after the call. */
   write(buf: Uint8Array, start: number, end: number): void {
-    if (!this.stream) {
-      this.stream = fs.createWriteStream(this.temp);
-      this.stream.on('error', (err) => (this.error ??= err));
-      this.append(this.header, 0, this.header.length);
-    }
     this.rows++;
-    this.append(buf, start, end);
+    (this.batcher ?? this.start()).add(buf, start, end);
   }
 
   async drained(): Promise<void> {
@@ -116,7 +98,7 @@ class OutputFile {
   /** Moves the output into place; false when it never got a row. */
   async finish(): Promise<boolean> {
     if (!this.stream) return false;
-    this.flush();
+    this.batcher!.flush();
     this.stream.end();
     await once(this.stream, 'close');
     if (this.error) throw this.error;
