@@ -76,7 +76,8 @@ export function targetClasses(spec: FeatureSpec): readonly string[] | undefined 
   return spec.problem === 'regression' ? undefined : spec.target.classes;
 }
 
-const BOOL_TEXT = new Map<string, number>([
+/** The boolean spellings the encoders read, with their encoded values (curated data holds only true/false). */
+export const BOOL_SPELLINGS: readonly (readonly [string, number])[] = [
   ['true', 1],
   ['True', 1],
   ['TRUE', 1],
@@ -85,10 +86,11 @@ const BOOL_TEXT = new Map<string, number>([
   ['False', 0],
   ['FALSE', 0],
   ['0', 0],
-]);
+];
+const BOOL_TEXT = new Map<string, number>(BOOL_SPELLINGS);
 
-const POW10: number[] = [];
-for (let i = 0; i <= 22; i++) POW10.push(10 ** i);
+/** Exact powers of ten up to 1e22, the largest a double holds exactly. */
+export const POW10: readonly number[] = Array.from({ length: 23 }, (_, i) => 10 ** i);
 
 /**
  * Parses a decimal number in `s[start, end)` without allocating in the common case (`-12.5`). The fast path

@@ -2,7 +2,7 @@ import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { BaselineBuilder, type Baseline, type BaselineOptions } from './baseline';
 import { CsvReader, FIELD_ESCAPED, fieldText, type CsvRecord } from './csv';
-import { featureSpec, RowEncoder, type FeatureSpec } from './encoding';
+import { BOOL_SPELLINGS, featureSpec, POW10, RowEncoder, type FeatureSpec } from './encoding';
 import type { DatasetSchema } from './schema';
 import { FNV_OFFSET, FNV_PRIME, isValidationRange, validationThreshold } from './split';
 export { LineBatcher } from './line-batcher';
@@ -124,18 +124,6 @@ const L_NUMERIC_CLASS = 2;
 const L_REGRESSION = 3;
 /** The fast path writes features from here and puts the label's text just before them. */
 const LABEL_ROOM = 32;
-const BOOL_SPELLINGS: readonly (readonly [string, number])[] = [
-  ['true', 1],
-  ['True', 1],
-  ['TRUE', 1],
-  ['1', 1],
-  ['false', 0],
-  ['False', 0],
-  ['FALSE', 0],
-  ['0', 0],
-];
-const POW10: number[] = [];
-for (let i = 0; i <= 22; i++) POW10.push(10 ** i);
 const utf8 = (s: string): Uint8Array => Buffer.from(s, 'utf8');
 
 /** Byte strings and what they map to, matched by length first. */
