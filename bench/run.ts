@@ -1,3 +1,4 @@
+import { driftBench, printDriftBench } from './drift';
 import { prepareBench, printPrepareBench } from './prepare';
 import { printValidationBench, validationBench } from './validation';
 
@@ -8,6 +9,7 @@ import { printValidationBench, validationBench } from './validation';
 const BENCHES: Record<string, () => Promise<void>> = {
   validation: async () => printValidationBench(await validationBench()),
   prepare: async () => printPrepareBench(await prepareBench()),
+  drift: async () => printDriftBench(await driftBench()),
 };
 
 async function main(): Promise<void> {

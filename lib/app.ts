@@ -1,17 +1,23 @@
 import type { App, StackProps } from 'aws-cdk-lib';
 import { loadConfig, type DevMlopsConfig } from './config';
 import { DataLakeStack } from './stacks/data-lake-stack';
+import { MonitoringStack } from './stacks/monitoring-stack';
 import { PipelineStack } from './stacks/pipeline-stack';
 
 export interface DevMlopsStacks {
   readonly config: DevMlopsConfig;
   readonly dataLake: DataLakeStack;
   readonly pipeline: PipelineStack;
+  readonly monitoring: MonitoringStack;
 }
 
-/** The stack names for a project: `<project>-data-lake`, `<project>-pipeline`. */
-export function stackNames(project: string): { dataLake: string; pipeline: string } {
-  return { dataLake: `${project}-data-lake`, pipeline: `${project}-pipeline` };
+/** The stack names for a project: `<project>-data-lake`, `<project>-pipeline`, `<project>-monitoring`. */
+export function stackNames(project: string): { dataLake: string; pipeline: string; monitoring: string } {
+  return {
+    dataLake: `${project}-data-lake`,
+    pipeline: `${project}-pipeline`,
+    monitoring: `${project}-monitoring`,
+  };
 }
 
 /**
@@ -32,5 +38,12 @@ export function buildApp(app: App, stackProps: StackProps = {}): DevMlopsStacks 
     config,
     dataLake: dataLake.dataLake,
   });
-  return { config, dataLake, pipeline };
+  const monitoring = new MonitoringStack(app, names.monitoring, {
+    ...stackProps,
+    stackName: names.monitoring,
+    config,
+    dataLake: dataLake.dataLake,
+    pipeline,
+  });
+  return { config, dataLake, pipeline, monitoring };
 }

@@ -3,6 +3,7 @@ import { createProgress, type Progress } from './progress';
 import {
   BASELINE_USAGE,
   DEMO_USAGE,
+  DRIFT_USAGE,
   GENERATE_USAGE,
   SCHEMA_USAGE,
   TRAIN_USAGE,
@@ -35,6 +36,10 @@ const COMMANDS: Record<string, Command> = {
   baseline: {
     usage: BASELINE_USAGE,
     load: () => (require('./baseline') as typeof import('./baseline')).baselineCommand,
+  },
+  drift: {
+    usage: DRIFT_USAGE,
+    load: () => (require('./drift') as typeof import('./drift')).driftCommand,
   },
   train: { usage: TRAIN_USAGE, load: () => (require('./train') as typeof import('./train')).trainCommand },
   demo: { usage: DEMO_USAGE, load: () => (require('./demo') as typeof import('./demo')).demoCommand },

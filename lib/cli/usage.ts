@@ -7,13 +7,15 @@ Commands:
   schema [-o S.json]              print the dataset schema configured in cdk.json
   baseline --schema S.json FILE... [-o baseline.json]
                                   build the drift baseline (and feature spec) of CSV files, as Prepare does
+  drift --baseline baseline.json CAPTURE.jsonl...
+                                  compare captured traffic with a baseline, as the drift Lambda does
   train [--dataset D] [--wait]    start the training state machine on AWS
   generate --rows N -o FILE       write deterministic sample data for the default schema
   demo                            run the local loop (no AWS account needed)
 
 Run \`devmlops <command> --help\` for a command's options.
-Exit codes: 0 success (validate: accepted), 1 validate: quarantined / train --wait: the execution did not
-succeed, 2 usage, IO or schema error.
+Exit codes: 0 success (validate: accepted), 1 validate: quarantined / drift: drift / train --wait: the
+execution did not succeed, 2 usage, IO or schema error.
 `;
 
 export const BASELINE_USAGE = `Usage: devmlops baseline --schema S.json FILE... [-o baseline.json] [--spec-out FILE] [--json]
@@ -35,6 +37,27 @@ Options:
   -h, --help                  this text
 
 Exit codes: 0 written, 2 usage, IO or schema error, a header without the schema's columns, or no usable row.
+`;
+
+export const DRIFT_USAGE = `Usage: devmlops drift --baseline baseline.json [--spec feature-spec.json] CAPTURE.jsonl...
+                      [--json] [--min-samples N] [--threshold X]
+
+Compares captured traffic (SageMaker Data Capture JSON Lines, DESIGN.md section 7; CSV, JSON or BASE64
+payloads, several rows per record; .jsonl or gzip) with a training baseline, with the same streaming core
+as the drift Lambda: per feature PSI on the baseline's bins, the robust KS distance and the missing rate.
+A feature drifts when its PSI is above the threshold. Malformed lines and rows of the wrong width are
+counted and skipped. Fewer captured rows than --min-samples is "insufficient data", which counts as no
+drift (and says so on stderr).
+
+Options:
+  --baseline FILE      baseline.json (from training, or \`devmlops baseline\`) (required)
+  --spec FILE          feature-spec.json (default: feature-spec.json next to the baseline)
+  --json               print only the DriftReport JSON on stdout
+  --min-samples N      captured rows needed for a decision (default 500)
+  --threshold X        PSI above which a feature drifts (default 0.2)
+  -h, --help           this text
+
+Exit codes: 0 no drift (or insufficient data), 1 drift, 2 usage, IO or baseline error.
 `;
 
 export const TRAIN_USAGE = `Usage: devmlops train [--dataset D] [--wait] [--state-machine-arn ARN] [--region R] [--name NAME]

@@ -1,5 +1,6 @@
 import { ArnFormat, Aws, Duration, RemovalPolicy, Stack, Tags, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -209,6 +210,10 @@ export class TrainingPipeline extends Construct {
       datapointsToAlarm: 2,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
+
+    // Operators hear of a bad canary too, not only the rollback's rejection notice.
+    const notify = new cloudwatchActions.SnsAction(this.topic);
+    for (const alarm of [this.alarm5xx, this.alarmLatency]) alarm.addAlarmAction(notify);
 
     this.sagemakerRole = this.createSageMakerRole(dataLake);
 

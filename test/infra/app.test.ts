@@ -14,7 +14,11 @@ describe('buildApp and the config', () => {
     const built = build();
     expect(built.dataLake.stackName).toBe('devmlops-data-lake');
     expect(built.pipeline.stackName).toBe('devmlops-pipeline');
-    expect(stackNames('acme')).toEqual({ dataLake: 'acme-data-lake', pipeline: 'acme-pipeline' });
+    expect(stackNames('acme')).toEqual({
+      dataLake: 'acme-data-lake',
+      pipeline: 'acme-pipeline',
+      monitoring: 'acme-monitoring',
+    });
     // The pipeline depends on the data lake (its buckets and key), never the other way round.
     expect(built.pipeline.dependencies).toEqual([built.dataLake]);
     expect(built.dataLake.dependencies).toEqual([]);

@@ -16,8 +16,10 @@ describe('training pipeline resources (default config)', () => {
       { Name: 'EndpointName', Value: 'devmlops-endpoint' },
       { Name: 'VariantName', Value: 'AllTraffic' },
     ];
+    const notifyTopic = [{ Ref: logicalId(tr.topic) }];
     expect(props(resource(tr.alarm5xx))).toEqual({
       AlarmName: 'devmlops-endpoint-5xx',
+      AlarmActions: notifyTopic,
       AlarmDescription: expect.any(String),
       Namespace: 'AWS/SageMaker',
       MetricName: 'Invocation5XXErrors',
@@ -32,6 +34,7 @@ describe('training pipeline resources (default config)', () => {
     });
     expect(props(resource(tr.alarmLatency))).toEqual({
       AlarmName: 'devmlops-endpoint-latency',
+      AlarmActions: notifyTopic,
       AlarmDescription: expect.any(String),
       Namespace: 'AWS/SageMaker',
       MetricName: 'ModelLatency',

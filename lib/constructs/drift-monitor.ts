@@ -1,0 +1,216 @@
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
+import { Construct } from 'constructs';
+import type { DataLakeResources } from './data-lake';
+import { LAMBDA_ENVIRONMENT_LIMIT_BYTES, lambdaEnvironmentBytes } from './data-validation';
+import { DevFunction } from './lambda-function';
+import { ARTIFACT_PREFIXES } from './training-names';
+
+/** The namespace of every custom metric of the project (DESIGN.md section 8). */
+export const METRICS_NAMESPACE = 'DevMLOps';
+/** The drift reports' prefix in the artifacts bucket (DESIGN.md section 5). */
+export const DRIFT_REPORTS_PREFIX = 'reports/drift/';
+
+export interface DriftMonitorProps {
+  /** The data lake: the drift check reads and writes the artifacts bucket, encrypted with its key. Required. */
+  readonly dataLake: DataLakeResources;
+  /** The `Project` metric dimension. Required. */
+  readonly project: string;
+  /** The endpoint whose captured traffic is checked (`capture/<endpointName>/...`). Required. */
+  readonly endpointName: string;
+  /**
+   * When the check runs, an EventBridge schedule expression.
+   * @default 'rate(1 hour)'
+   */
+  readonly schedule?: string;
+  /**
+   * Whole hours of captured traffic each check reads.
+   * @default 1
+   */
+  readonly windowHours?: number;
+  /**
+   * Fewer captured rows than this is "insufficient data".
+   * @default 500
+   */
+  readonly minSamples?: number;
+  /**
+   * A feature drifts when its PSI is above this.
+   * @default 0.2
+   */
+  readonly driftThreshold?: number;
+  /**
+   * Per-feature PSI thresholds overriding driftThreshold.
+   * @default {}
+   */
+  readonly featureThresholds?: Readonly<Record<string, number>>;
+  /**
+   * The handler file, relative to the repository root.
+   * @default 'lambdas/handlers/drift.ts'
+   */
+  readonly entry?: string;
+  /** @default 512 */
+  readonly memorySize?: number;
+  /** @default Duration.minutes(10) */
+  readonly timeout?: Duration;
+  /** @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * The scheduled drift check (DESIGN.md section 8): an EventBridge schedule invokes the drift Lambda, which compares
+ * the window's captured traffic with the deployed model's baseline, writes a report and publishes the drift metrics.
+ */
+export class DriftMonitor extends Construct {
+  readonly function: DevFunction;
+  readonly handler: lambda.Function;
+  readonly rule: events.Rule;
+
+  constructor(scope: Construct, id: string, props: DriftMonitorProps) {
+    super(scope, id);
+    const schedule = props.schedule ?? 'rate(1 hour)';
+    const windowHours = props.windowHours ?? 1;
+    const minSamples = props.minSamples ?? 500;
+    const driftThreshold = props.driftThreshold ?? 0.2;
+    const featureThresholds = props.featureThresholds ?? {};
+    if (!props.project) throw new Error('DriftMonitor: project is required');
+    if (!props.endpointName) throw new Error('DriftMonitor: endpointName is required');
+    if (!/^(rate|cron)\(.+\)$/.test(schedule))
+      throw new Error(
+        `DriftMonitor: schedule must be an EventBridge schedule expression like rate(1 hour), got "${schedule}"`,
+      );
+    if (!Number.isInteger(windowHours) || windowHours < 1 || windowHours > 168)
+      throw new Error(`DriftMonitor: windowHours must be an integer in [1, 168], got ${windowHours}`);
+    if (!Number.isInteger(minSamples) || minSamples < 1)
+      throw new Error(`DriftMonitor: minSamples must be an integer >= 1, got ${minSamples}`);
+    if (!(driftThreshold > 0))
+      throw new Error(`DriftMonitor: driftThreshold must be > 0, got ${driftThreshold}`);
+    for (const [name, t] of Object.entries(featureThresholds))
+      if (!(t > 0)) throw new Error(`DriftMonitor: featureThresholds.${name} must be > 0, got ${t}`);
+
+    const { dataLake } = props;
+    const environment: Record<string, string> = {
+      PROJECT: props.project,
+      ARTIFACTS_BUCKET: dataLake.artifacts.bucketName,
+      ENDPOINT_NAME: props.endpointName,
+      WINDOW_HOURS: String(windowHours),
+      MIN_SAMPLES: String(minSamples),
+      DRIFT_THRESHOLD: String(driftThreshold),
+      FEATURE_THRESHOLDS: JSON.stringify(featureThresholds),
+      POWERTOOLS_SERVICE_NAME: 'drift',
+      POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+    };
+    const envBytes = lambdaEnvironmentBytes({ NODE_OPTIONS: '--enable-source-maps', ...environment });
+    if (envBytes > LAMBDA_ENVIRONMENT_LIMIT_BYTES)
+      throw new Error(
+        `DriftMonitor: the drift Lambda's environment would be ${envBytes} bytes, over Lambda's ${LAMBDA_ENVIRONMENT_LIMIT_BYTES}-byte limit; shorten featureThresholds`,
+      );
+
+    // Invoked asynchronously by EventBridge: the default async DLQ keeps events of checks that kept failing.
+    this.function = new DevFunction(this, 'Handler', {
+      entry: props.entry ?? 'lambdas/handlers/drift.ts',
+      description: `Hourly drift check of ${props.endpointName}'s captured traffic against the model baseline`,
+      memorySize: props.memorySize ?? 512,
+      timeout: props.timeout ?? Duration.minutes(10),
+      logRetention: props.logRetention,
+      environment,
+    });
+    this.handler = this.function.function;
+
+    this.rule = new events.Rule(this, 'Schedule', {
+      description: `Drift check of ${props.endpointName}`,
+      schedule: events.Schedule.expression(schedule),
+    });
+    this.rule.addTarget(new targets.LambdaFunction(this.handler, { retryAttempts: 2 }));
+
+    this.grantHandlerAccess(dataLake, props.endpointName);
+    this.acknowledgeFindings(dataLake, props.endpointName);
+  }
+
+  /** Exactly what lambdas/handlers/drift.ts does. */
+  private grantHandlerAccess(dataLake: DataLakeResources, endpointName: string): void {
+    const add = (statement: iam.PolicyStatementProps) =>
+      this.function.role.addToPrincipalPolicy(new iam.PolicyStatement(statement));
+    add({
+      sid: 'ReadPointerBaselineAndCapture',
+      actions: ['s3:GetObject'],
+      resources: [
+        dataLake.artifacts.arnForObjects(ARTIFACT_PREFIXES.currentPointer),
+        // baseline.json and feature-spec.json are written by Prepare under training/.
+        dataLake.artifacts.arnForObjects(`${ARTIFACT_PREFIXES.training}*`),
+        dataLake.artifacts.arnForObjects(`${ARTIFACT_PREFIXES.capture}${endpointName}/*`),
+      ],
+    });
+    // Listing the hour partitions and the variants; without it a missing current.json answers 403, not 404.
+    add({
+      sid: 'ListCaptureAndPointer',
+      actions: ['s3:ListBucket'],
+      resources: [dataLake.artifacts.bucketArn],
+      conditions: {
+        StringLike: {
+          's3:prefix': [`${ARTIFACT_PREFIXES.capture}${endpointName}/*`, ARTIFACT_PREFIXES.currentPointer],
+        },
+      },
+    });
+    add({
+      sid: 'WriteDriftReports',
+      actions: ['s3:PutObject'],
+      resources: [dataLake.artifacts.arnForObjects(`${DRIFT_REPORTS_PREFIX}${endpointName}/*`)],
+    });
+    add({
+      sid: 'UseDataKey',
+      actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+      resources: [dataLake.key.keyArn],
+    });
+    add({
+      sid: 'PutDriftMetrics',
+      actions: ['cloudwatch:PutMetricData'],
+      resources: ['*'],
+      conditions: { StringEquals: { 'cloudwatch:namespace': METRICS_NAMESPACE } },
+    });
+  }
+
+  private acknowledgeFindings(dataLake: DataLakeResources, endpointName: string): void {
+    const policy = this.function.role.node.findChild('DefaultPolicy');
+    const stack = Stack.of(this);
+    Validations.of(policy).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'cloudwatch:PutMetricData has no resource-level permissions (limited to the DevMLOps namespace by condition); X-Ray PutTraceSegments/PutTelemetryRecords neither (CDK adds them for Tracing.ACTIVE).',
+    });
+    const wildcardGrants: [string, string][] = [
+      [
+        dataLake.artifacts.arnForObjects(`${ARTIFACT_PREFIXES.training}*`),
+        'Read only: the baseline.json and feature-spec.json named by baselines/current.json live under a per-run training/ prefix not known until the model is promoted.',
+      ],
+      [
+        dataLake.artifacts.arnForObjects(`${ARTIFACT_PREFIXES.capture}${endpointName}/*`),
+        "Read only: SageMaker Data Capture writes this endpoint's traffic under variant/yyyy/mm/dd/hh/ partitions with generated file names.",
+      ],
+      [
+        dataLake.artifacts.arnForObjects(`${DRIFT_REPORTS_PREFIX}${endpointName}/*`),
+        "Write only, limited to this endpoint's drift reports: one object per checked hour, keyed yyyy/mm/dd/hh.json.",
+      ],
+    ];
+    // Resolved after cross-stack references exist (see DataValidation).
+    this.node.addValidation({
+      validate: () => {
+        for (const [arn, reason] of wildcardGrants)
+          Validations.of(policy).acknowledge({
+            id: `AwsSolutions-IAM5[Resource::${flattenCfnReference(stack.resolve(arn))}]`,
+            reason,
+          });
+        return [];
+      },
+    });
+    Validations.of(this.handler).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason:
+        'nodejs22.x is pinned on purpose: the bundle is built for node22 and tested on Node 22 and earlier; moving to nodejs24.x is a deliberate, tested upgrade of DevFunction, not an automatic one.',
+    });
+  }
+}
