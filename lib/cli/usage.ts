@@ -141,7 +141,8 @@ Runs the loop locally, with no AWS account: a local S3 (s3rver on 127.0.0.1, a r
 under .devmlops/demo/), sample files uploaded to the raw bucket, and the real validation Lambda handler
 run on each "Object Created" event. Prints what landed in curated and quarantine.
 
-Stages not built yet: training, deployment, drift detection and retraining.
+Not run yet: training, deployment, drift detection and retraining are built for AWS, but running them
+locally needs the local runtime (issue 5), which is not built yet.
 
 Options:
   -h, --help   this text
