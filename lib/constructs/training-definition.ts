@@ -8,6 +8,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import type { DevMlopsConfig } from '../config';
+import { METRICS_NAMESPACE } from './drift-monitor';
 import { ARTIFACT_PREFIXES, pipelineTags, VARIANT_NAME, type TrainingNames } from './training-names';
 
 export type TrainingSettings = DevMlopsConfig['training'];
@@ -29,6 +30,13 @@ export const POINTER_NOT_FOUND_ERRORS = ['S3.NoSuchKeyException'];
 export const ENDPOINT_IN_PROGRESS = ['Creating', 'Updating', 'SystemUpdating', 'RollingBack'];
 /** The trigger of an execution started without one (e.g. from the console). */
 export const DEFAULT_TRIGGER = 'manual';
+
+/** The custom metric RecordSkipped puts once per guard skip (AWS/States counts a skip as Succeeded). */
+export const SKIPPED_METRIC = {
+  namespace: METRICS_NAMESPACE,
+  metricName: 'PipelineSkipped',
+  dimension: 'Project',
+} as const;
 
 /** A JSON null in Parameters/ResultSelector: CDK drops a literal null from rendered objects. */
 const JSON_NULL = sfn.JsonPath.stringToJson('null');
@@ -125,6 +133,31 @@ export class TrainingDefinition extends Construct {
     this.notifyFailure.next(pipelineFailed);
 
     const skipped = new sfn.Succeed(this, 'Skipped', { comment: 'Nothing to do: see reason' });
+    // A skip ends as Succeeded in AWS/States, so the dashboard could not tell it from a run: count it here.
+    const recordSkipped = this.task(
+      new ConditionedCallAwsService(this, 'RecordSkipped', {
+        comment: `Count the skip as ${SKIPPED_METRIC.namespace}/${SKIPPED_METRIC.metricName}`,
+        service: 'cloudwatch',
+        action: 'putMetricData',
+        iamAction: 'cloudwatch:PutMetricData',
+        // PutMetricData has no resource-level permissions; the condition limits it to this one namespace.
+        iamResources: ['*'],
+        iamConditions: { StringEquals: { 'cloudwatch:namespace': SKIPPED_METRIC.namespace } },
+        parameters: {
+          Namespace: SKIPPED_METRIC.namespace,
+          MetricData: [
+            {
+              MetricName: SKIPPED_METRIC.metricName,
+              Dimensions: [{ Name: SKIPPED_METRIC.dimension, Value: props.project }],
+              Value: 1,
+              Unit: 'Count',
+            },
+          ],
+        },
+        resultPath: sfn.JsonPath.DISCARD,
+        taskTimeout: sfn.Timeout.duration(API_TIMEOUT),
+      }),
+    ).next(skipped);
 
     // ---- 0. defaults under the input: Prepare reads $.dataset and $.trigger, and a missing path there would
     // be a States.Runtime error, which no Catch sees, so nothing would be notified. The defaults are an object
@@ -164,7 +197,7 @@ export class TrainingDefinition extends Construct {
         status: 'Skipped',
         reason: 'Another execution of the training pipeline is running',
       },
-    }).next(skipped);
+    }).next(recordSkipped);
 
     // ---- 2. guard: drift trigger within the cooldown after the last deploy.
     const readCurrentPointer = this.task(
@@ -189,7 +222,7 @@ export class TrainingDefinition extends Construct {
           sfn.JsonPath.stringAt('$.current.pointer.cooldownUntil'),
         ),
       },
-    }).next(skipped);
+    }).next(recordSkipped);
 
     // ---- 3. Prepare.
     const prepare = this.task(
@@ -908,5 +941,23 @@ export class TrainingDefinition extends Construct {
     this.tasks.push(task);
     if (options.catchTo !== false) this.catchAll(task);
     return task;
+  }
+}
+
+/**
+ * CallAwsService whose generated statement carries IAM conditions: CallAwsService takes none, and a second,
+ * conditioned statement beside its unconditioned one would not narrow the grant.
+ */
+class ConditionedCallAwsService extends tasks.CallAwsService {
+  constructor(
+    scope: Construct,
+    id: string,
+    props: tasks.CallAwsServiceProps & { readonly iamConditions: Record<string, unknown> },
+  ) {
+    const { iamConditions, ...callProps } = props;
+    super(scope, id, callProps);
+    const generated = this.taskPolicies?.[0];
+    if (generated === undefined) throw new Error(`${id}: CallAwsService generated no policy statement`);
+    generated.addConditions(iamConditions);
   }
 }

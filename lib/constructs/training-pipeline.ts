@@ -526,7 +526,7 @@ export class TrainingPipeline extends Construct {
     Validations.of(smPolicy).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
-        'sagemaker:ListModelPackages (finding the champion), X-Ray tracing and CloudWatch Logs delivery (logs:CreateLogDelivery and friends, added by CDK for state machine logging) have no resource-level permissions.',
+        'sagemaker:ListModelPackages (finding the champion), cloudwatch:PutMetricData (counting skips; limited by condition to the DevMLOps namespace), X-Ray tracing and CloudWatch Logs delivery (logs:CreateLogDelivery and friends, added by CDK for state machine logging) have no resource-level permissions.',
     });
   }
 }

@@ -107,16 +107,23 @@ describe('the dashboard', () => {
     expect(titles).not.toContain('Instances (%)');
   });
 
-  it('draws the training state machine executions and duration', () => {
-    expect(lines(widget(widgets, 'Executions (skipped starts count as succeeded)'))).toEqual(
-      [
+  it('draws the training state machine executions, skips and duration', () => {
+    const executions = widget(
+      widgets,
+      'Executions started / succeeded / failed / skipped (a skip also counts as succeeded)',
+    );
+    expect(lines(executions)).toEqual([
+      ...[
         'ExecutionsStarted',
         'ExecutionsSucceeded',
         'ExecutionsFailed',
         'ExecutionsTimedOut',
         'ExecutionsAborted',
       ].map((m) => ['AWS/States', m, 'StateMachineArn', smArn]),
-    );
+      // AWS/States has no skipped count: RecordSkipped puts this one.
+      ['DevMLOps', 'PipelineSkipped', ...project],
+    ]);
+    expect((executions.properties.metrics as unknown[][]).at(-1)?.at(-1)).toMatchObject({ stat: 'Sum' });
     expect(lines(widget(widgets, 'Execution duration'))).toEqual([
       ['AWS/States', 'ExecutionTime', 'StateMachineArn', smArn],
       ['AWS/States', 'ExecutionTime', 'StateMachineArn', smArn],

@@ -30,6 +30,7 @@ describe('training state machine (default config: binary churn, auto approval, r
         'CheckRunning',
         'AlreadyRunning?',
         'SkipRunning',
+        'RecordSkipped',
         'Skipped',
         'IsDriftTrigger?',
         'ReadCurrentPointer',
@@ -73,7 +74,7 @@ describe('training state machine (default config: binary churn, auto approval, r
     const taskNames = Object.entries(asl.States)
       .filter(([, s]) => s.Type === 'Task')
       .map(([n]) => n);
-    expect(taskNames).toHaveLength(21);
+    expect(taskNames).toHaveLength(22);
     for (const name of taskNames) {
       const s = st(name);
       expect([name, typeof s.TimeoutSeconds]).toEqual([name, 'number']);
@@ -139,9 +140,34 @@ describe('training state machine (default config: binary churn, auto approval, r
     expect(st('SkipRunning')).toEqual({
       Type: 'Pass',
       Parameters: { status: 'Skipped', reason: 'Another execution of the training pipeline is running' },
-      Next: 'Skipped',
+      Next: 'RecordSkipped',
     });
     expect(st('Skipped').Type).toBe('Succeed');
+  });
+
+  it('counts every guard skip as DevMLOps/PipelineSkipped before ending as Skipped', () => {
+    const record = st('RecordSkipped');
+    expect(record.Resource).toBe(sdk('cloudwatch', 'putMetricData'));
+    expect(record.Parameters).toEqual({
+      Namespace: 'DevMLOps',
+      MetricData: [
+        {
+          MetricName: 'PipelineSkipped',
+          Dimensions: [{ Name: 'Project', Value: 'devmlops' }],
+          Value: 1,
+          Unit: 'Count',
+        },
+      ],
+    });
+    // The skip reason stays the output of the execution.
+    expect(record.ResultPath).toBeNull();
+    expect(record.TimeoutSeconds).toBe(60);
+    expect(record.Catch).toEqual([CATCH_ALL]);
+    expect(record.Next).toBe('Skipped');
+    const into = Object.entries(asl.States)
+      .filter(([, s]) => s.Next === 'RecordSkipped')
+      .map(([n]) => n);
+    expect(into.sort()).toEqual(['SkipCooldown', 'SkipRunning']);
   });
 
   it('skips a drift retrain within the cooldown, and reads no pointer for other triggers', () => {
@@ -181,7 +207,7 @@ describe('training state machine (default config: binary churn, auto approval, r
       'reason.$':
         "States.Format('Drift retraining is in cooldown until {} after the last deploy', $.current.pointer.cooldownUntil)",
     });
-    expect(st('SkipCooldown').Next).toBe('Skipped');
+    expect(st('SkipCooldown').Next).toBe('RecordSkipped');
   });
 
   it('invokes Prepare with the execution name, start time, dataset and trigger, the Payload only', () => {

@@ -85,6 +85,7 @@ describe('training pipeline IAM (default config)', () => {
         `Allow kms:GenerateDataKey ${logicalId(tr.key)}.Arn`,
         `Allow kms:Decrypt ${logicalId(tr.key)}.Arn`,
         `Allow sns:Publish ${logicalId(tr.topic)}`,
+        'Allow cloudwatch:PutMetricData * if {"StringEquals":{"cloudwatch:namespace":"DevMLOps"}}',
         // Logging to CloudWatch Logs and X-Ray (CDK): no resource-level permissions.
         ...[
           'CreateLogDelivery',
@@ -101,6 +102,13 @@ describe('training pipeline IAM (default config)', () => {
         'Allow xray:GetSamplingTargets *',
       ].sort(),
     );
+  });
+
+  it('lets the state machine put metrics only in the DevMLOps namespace (RecordSkipped)', () => {
+    // No resource-level permissions: the condition is the whole limit, so no unconditioned grant may sit beside it.
+    expect(granted(tr.stateMachine.role).filter((g) => g.includes('cloudwatch:'))).toEqual([
+      'Allow cloudwatch:PutMetricData * if {"StringEquals":{"cloudwatch:namespace":"DevMLOps"}}',
+    ]);
   });
 
   it('trusts only Step Functions of this account for the state machine role', () => {

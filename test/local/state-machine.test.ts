@@ -83,6 +83,16 @@ const definition = machine.definition;
 const FUNCTIONS = APP.functions;
 const ARTIFACTS = APP.artifacts;
 const project = config.project;
+/** What RecordSkipped puts, once, on a guard skip. */
+const SKIPPED_METRIC = [
+  {
+    namespace: 'DevMLOps',
+    name: 'PipelineSkipped',
+    dimensions: [{ Name: 'Project', Value: project }],
+    value: 1,
+    unit: 'Count',
+  },
+];
 const ENDPOINT = `${project}-endpoint`;
 const ALARMS = [`${project}-endpoint-5xx`, `${project}-endpoint-latency`];
 const GROUP = `${project}-models`;
@@ -120,6 +130,8 @@ interface World {
   packages: Package[];
   trainingJobs: Map<string, Json>;
   notifications: Array<{ subject: string; message: string; status?: string }>;
+  /** Every metric datum put through cloudwatch:putMetricData, with its namespace. */
+  metrics: Array<{ namespace: string; name: string; dimensions: Json[]; value: number; unit?: string }>;
   /** Knobs. */
   trainingFailure?: string;
   metricValue: number;
@@ -139,6 +151,7 @@ function newWorld(): World {
     packages: [],
     trainingJobs: new Map(),
     notifications: [],
+    metrics: [],
     metricValue: 0.91,
     pollsUntilDone: 2,
     nextOutcome: 'InService',
@@ -238,6 +251,19 @@ function services(world: World, app: LocalApp = APP): LocalServices {
           ?.StringValue;
         world.notifications.push({ subject: String(Subject), message: String(Message), status });
         return { MessageId: `m-${world.notifications.length}` };
+      },
+      'cloudwatch:putMetricData': (r) => {
+        const { Namespace, MetricData } = r as { Namespace: string; MetricData: Json[] };
+        expect(MetricData.length).toBeGreaterThan(0);
+        for (const d of MetricData)
+          world.metrics.push({
+            namespace: Namespace,
+            name: String(d.MetricName),
+            dimensions: (d.Dimensions as Json[] | undefined) ?? [],
+            value: d.Value as number,
+            unit: d.Unit as string | undefined,
+          });
+        return {};
       },
       'sagemaker:createTrainingJob': sm('CreateTrainingJob', (r, call) => {
         expect(call.task.resource.pattern).toBe('sync');
@@ -785,20 +811,71 @@ describe('local executions of the synthesized definition', () => {
     world.running = 2;
     const record = await run(world, { trigger: 'schedule', dataset: config.dataset.name });
     expect(record.status).toBe('SUCCEEDED');
-    expect(record.path).toEqual([...DEFAULTS, 'CheckRunning', 'AlreadyRunning?', 'SkipRunning', 'Skipped']);
+    expect(record.path).toEqual([
+      ...DEFAULTS,
+      'CheckRunning',
+      'AlreadyRunning?',
+      'SkipRunning',
+      'RecordSkipped',
+      'Skipped',
+    ]);
     expect(record.output).toEqual({ status: 'Skipped', reason: expect.stringMatching(/running/i) });
-    expect(record.calls.map((c) => c.state)).toEqual(['CheckRunning']);
+    expect(record.calls.map((c) => c.state)).toEqual(['CheckRunning', 'RecordSkipped']);
+    expect(world.metrics).toEqual(SKIPPED_METRIC);
+    expect(world.notifications).toEqual([]);
   });
 
   it('guard: a drift trigger within the cooldown after the last deploy ends Skipped', async () => {
     const { world } = await firstDeploy();
     const cooldownUntil = String(world.pointer!.cooldownUntil);
     expect(Date.parse(cooldownUntil)).toBeGreaterThan(Date.now());
+    // The first deploy recorded no skip; this run records exactly one.
+    expect(world.metrics).toEqual([]);
     const record = await run(world, { trigger: 'drift', dataset: config.dataset.name });
     expect(record.status).toBe('SUCCEEDED');
-    expect(record.path).toEqual([...GUARD, 'ReadCurrentPointer', 'InCooldown?', 'SkipCooldown', 'Skipped']);
+    expect(record.path).toEqual([
+      ...GUARD,
+      'ReadCurrentPointer',
+      'InCooldown?',
+      'SkipCooldown',
+      'RecordSkipped',
+      'Skipped',
+    ]);
     expect(record.output).toEqual({ status: 'Skipped', reason: expect.stringContaining(cooldownUntil) });
     expect(callsOf(record, 'Prepare')).toHaveLength(0);
+    expect(world.metrics).toEqual(SKIPPED_METRIC);
+  });
+
+  it('a skip whose metric cannot be put is notified and fails, not counted as a success', async () => {
+    const world = newWorld();
+    world.running = 2;
+    const record = await runExecution(
+      definition,
+      { trigger: 'schedule', dataset: config.dataset.name },
+      {
+        ...services(world),
+        services: {
+          ...services(world).services,
+          'cloudwatch:putMetricData': () => {
+            throw new TaskFailure(
+              'CloudWatch.CloudWatchException',
+              'User is not authorized to perform PutMetricData',
+            );
+          },
+        },
+      },
+      { stateMachineArn: machine.arn },
+    );
+    expect(record.status).toBe('FAILED');
+    expect(record.path.slice(-4)).toEqual([
+      'SkipRunning',
+      'RecordSkipped',
+      'NotifyFailure',
+      'PipelineFailed',
+    ]);
+    expect(record.error).toBe('CloudWatch.CloudWatchException');
+    expect(world.notifications.map((n) => n.status)).toEqual(['Failed']);
+    expect(world.metrics).toEqual([]);
   });
 
   it('a drift trigger after the cooldown retrains', async () => {
