@@ -1,3 +1,4 @@
+import { listKeys } from '../shared/s3';
 import type { Readable } from 'node:stream';
 import { PutMetricDataCommand, type CloudWatchClient, type MetricDatum } from '@aws-sdk/client-cloudwatch';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -135,19 +136,6 @@ async function getJson<T>(s3: S3Client, uri: string): Promise<T> {
   } catch (e) {
     throw new Error(`${uri} is not valid JSON: ${(e as Error).message}`);
   }
-}
-
-async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(
-      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
-    );
-    for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-  return keys;
 }
 
 /**

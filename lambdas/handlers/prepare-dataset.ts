@@ -1,4 +1,5 @@
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { listKeys } from '../shared/s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { checkSufficient, DatasetPreparer, toJsonBytes, trainingJobName } from '../core/prepare';
 import type { DatasetSchema, ProblemType } from '../core/schema';
 import { datasetSchemasEnv, numberEnv, requiredEnv } from '../shared/env';
@@ -96,19 +97,7 @@ function curatedKeyPattern(dataset: string): RegExp {
 /** Every curated object of the dataset, sorted by key: the order, and so the baseline, is deterministic. */
 export async function listCuratedKeys(s3: S3Client, bucket: string, dataset: string): Promise<string[]> {
   const pattern = curatedKeyPattern(dataset);
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(
-      new ListObjectsV2Command({
-        Bucket: bucket,
-        Prefix: `${dataset}/ingest_date=`,
-        ContinuationToken: token,
-      }),
-    );
-    for (const o of page.Contents ?? []) if (o.Key && pattern.test(o.Key)) keys.push(o.Key);
-    token = page.NextContinuationToken;
-  } while (token);
+  const keys = (await listKeys(s3, bucket, `${dataset}/ingest_date=`)).filter((k) => pattern.test(k));
   // S3 lists in UTF-8 byte order; sorting by code unit here keeps the order independent of the listing.
   return keys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }

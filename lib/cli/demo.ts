@@ -1,7 +1,8 @@
+import { listKeys } from '../../lambdas/shared/s3';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { StoredValidationReport } from '../../lambdas/handlers/validate-object';
 import { createS3Client } from '../../lambdas/shared/clients';
@@ -47,19 +48,6 @@ interface DemoFile {
 async function readBody(s3: S3Client, bucket: string, key: string): Promise<string> {
   const r = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   return r.Body!.transformToString('utf8');
-}
-
-async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(
-      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
-    );
-    for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
-    token = page.NextContinuationToken;
-  } while (token);
-  return keys.sort();
 }
 
 function table(rows: string[][]): string {
@@ -165,7 +153,7 @@ export async function demoCommand(argv: string[], progress: Progress): Promise<n
     if (failures.length > 0) throw new CliError(`the handler failed on ${failures.join(', ')}`);
 
     const reports = await progress.step('read the validation reports back', async () => {
-      const keys = await listKeys(client, BUCKETS.artifacts, `reports/validation/${dataset}/`);
+      const keys = (await listKeys(client, BUCKETS.artifacts, `reports/validation/${dataset}/`)).sort();
       return Promise.all(
         keys.map(
           async (k) => JSON.parse(await readBody(client, BUCKETS.artifacts, k)) as StoredValidationReport,
