@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process';
+import { runChild } from './child';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
-import { pathToFileURL } from 'node:url';
 import { readProjectConfig } from '../lib/config';
 import { prng, SAMPLE_COLUMNS, sampleRows } from '../lib/local/sample-data';
 import { BaselineBuilder } from '../lambdas/core/baseline';
@@ -244,20 +243,6 @@ export async function runNaive(files: string[]): Promise<Omit<DriftRunResult, 'p
   };
 }
 
-function child<T>(args: string[]): Promise<T> {
-  const tsx = pathToFileURL(require.resolve('tsx')).href;
-  return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, ['--import', tsx, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    c.on('error', reject);
-    c.on('close', (code) => {
-      if (code !== 0) reject(new Error(`${args.join(' ')} exited with ${code}`));
-      else resolve(JSON.parse(out.trim().split('\n').pop() ?? '') as T);
-    });
-  });
-}
-
 export async function driftBench(
   records = Number(process.env.BENCH_RECORDS ?? 1_000_000),
   runs = Number(process.env.BENCH_RUNS ?? 3),
@@ -275,7 +260,7 @@ export async function driftBench(
   for (let k = 0; k < runs; k++) {
     for (const c of ['drift', 'naive'] as const) {
       process.stderr.write(`running ${c} (${k + 1}/${runs})...\n`);
-      const r = await child<DriftRunResult>([__filename, '--run', c, ...files]);
+      const r = await runChild<DriftRunResult>([__filename, '--run', c, ...files]);
       if (r.records !== records) throw new Error(`${c} read ${r.records} records, expected ${records}`);
       peak[c] = Math.max(peak[c], r.peakRssMb);
       const b = best[c];

@@ -1,7 +1,6 @@
-import { spawn } from 'node:child_process';
+import { runChild } from './child';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { readProjectConfig } from '../lib/config';
 import { DatasetPreparer, LineBatcher, toJsonBytes } from '../lambdas/core/prepare';
 
@@ -99,20 +98,6 @@ export async function runPrepare(file: string): Promise<Omit<PrepareRunResult, '
   };
 }
 
-function child<T>(args: string[]): Promise<T> {
-  const tsx = pathToFileURL(require.resolve('tsx')).href;
-  return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, ['--import', tsx, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    c.on('error', reject);
-    c.on('close', (code) => {
-      if (code !== 0) reject(new Error(`${args.join(' ')} exited with ${code}`));
-      else resolve(JSON.parse(out.trim().split('\n').pop() ?? '') as T);
-    });
-  });
-}
-
 export async function prepareBench(
   targetMb = Number(process.env.BENCH_MB ?? 500),
   runs = Number(process.env.BENCH_RUNS ?? 3),
@@ -127,11 +112,11 @@ export async function prepareBench(
   let validationBest = 0;
   for (let k = 0; k < runs; k++) {
     process.stderr.write(`running prepare (${k + 1}/${runs})...\n`);
-    const r = await child<PrepareRunResult>([__filename, '--run', file]);
+    const r = await runChild<PrepareRunResult>([__filename, '--run', file]);
     peak = Math.max(peak, r.peakRssMb);
     if (!best || r.seconds < best.seconds) best = r;
     process.stderr.write(`running validation on the same file (${k + 1}/${runs})...\n`);
-    const v = await child<{ mbPerSecond: number }>([
+    const v = await runChild<{ mbPerSecond: number }>([
       path.join(__dirname, 'validation.ts'),
       '--contender',
       'devmlops',
