@@ -1,4 +1,4 @@
-import { Duration, Stack, Tags, Token, Validations } from 'aws-cdk-lib';
+import { Duration, Tags, Token, Validations } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -6,11 +6,11 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
-import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
 import { Construct } from 'constructs';
 import type { DatasetSchema } from '../../lambdas/core/schema';
 import { RAW_READ_ONLY_TAG, type DataLakeResources } from './data-lake';
 import { DevFunction } from './lambda-function';
+import { acknowledgeWildcards, PINNED_RUNTIME_REASON, type WildcardGrant } from './nag-acks';
 
 /** Lambda rejects an environment whose JSON serialisation (`{"KEY":"value",...}`) is over 4 KB. */
 export const LAMBDA_ENVIRONMENT_LIMIT_BYTES = 4096;
@@ -226,16 +226,12 @@ export class DataValidation extends Construct {
 
   private acknowledgeFindings(dataLake: DataLakeResources): void {
     const policy = this.function.role.node.findChild('DefaultPolicy');
-    const stack = Stack.of(this);
     Validations.of(policy).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
         'X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords do not support resource-level permissions (CDK adds them for Tracing.ACTIVE).',
     });
-    // cdk-nag names a wildcard resource by its template expression, which for a bucket in another stack is an
-    // Fn::ImportValue that only exists once CDK has resolved cross-stack references. Construct validations run
-    // after that and before the policy-validation plugins, so the findings are acknowledged from one.
-    const wildcardGrants: [string, string][] = [
+    const wildcardGrants: WildcardGrant[] = [
       [
         dataLake.raw.arnForObjects('*'),
         'The function reads whichever raw object its event names; keys are chosen by the data owners, so the object ARN needs a key wildcard. Read only: raw is never written.',
@@ -253,20 +249,7 @@ export class DataValidation extends Construct {
         'Limited to the reports/validation/ prefix of the artifacts bucket: one report per validated object, keyed by dataset and a derived id.',
       ],
     ];
-    this.node.addValidation({
-      validate: () => {
-        for (const [arn, reason] of wildcardGrants)
-          Validations.of(policy).acknowledge({
-            id: `AwsSolutions-IAM5[Resource::${flattenCfnReference(stack.resolve(arn))}]`,
-            reason,
-          });
-        return [];
-      },
-    });
-    Validations.of(this.handler).acknowledge({
-      id: 'AwsSolutions-L1',
-      reason:
-        'nodejs22.x is pinned on purpose: the bundle is built for node22 and tested on Node 22 and earlier; moving to nodejs24.x is a deliberate, tested upgrade of DevFunction, not an automatic one.',
-    });
+    acknowledgeWildcards(policy, wildcardGrants);
+    Validations.of(this.handler).acknowledge({ id: 'AwsSolutions-L1', reason: PINNED_RUNTIME_REASON });
   }
 }

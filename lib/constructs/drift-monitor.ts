@@ -1,14 +1,14 @@
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
-import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
 import { Construct } from 'constructs';
 import type { DataLakeResources } from './data-lake';
 import { LAMBDA_ENVIRONMENT_LIMIT_BYTES, lambdaEnvironmentBytes } from './data-validation';
 import { DevFunction } from './lambda-function';
+import { acknowledgeWildcards, PINNED_RUNTIME_REASON, type WildcardGrant } from './nag-acks';
 import { ARTIFACT_PREFIXES } from './training-names';
 
 /** The namespace of every custom metric of the project (DESIGN.md section 8). */
@@ -176,13 +176,12 @@ export class DriftMonitor extends Construct {
 
   private acknowledgeFindings(dataLake: DataLakeResources, endpointName: string): void {
     const policy = this.function.role.node.findChild('DefaultPolicy');
-    const stack = Stack.of(this);
     Validations.of(policy).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
         'cloudwatch:PutMetricData has no resource-level permissions (limited to the DevMLOps namespace by condition); X-Ray PutTraceSegments/PutTelemetryRecords neither (CDK adds them for Tracing.ACTIVE).',
     });
-    const wildcardGrants: [string, string][] = [
+    const wildcardGrants: WildcardGrant[] = [
       [
         dataLake.artifacts.arnForObjects(`${ARTIFACT_PREFIXES.training}*`),
         'Read only: the baseline.json and feature-spec.json named by baselines/current.json live under a per-run training/ prefix not known until the model is promoted.',
@@ -196,21 +195,7 @@ export class DriftMonitor extends Construct {
         "Write only, limited to this endpoint's drift reports: one object per checked hour, keyed yyyy/mm/dd/hh.json.",
       ],
     ];
-    // Resolved after cross-stack references exist (see DataValidation).
-    this.node.addValidation({
-      validate: () => {
-        for (const [arn, reason] of wildcardGrants)
-          Validations.of(policy).acknowledge({
-            id: `AwsSolutions-IAM5[Resource::${flattenCfnReference(stack.resolve(arn))}]`,
-            reason,
-          });
-        return [];
-      },
-    });
-    Validations.of(this.handler).acknowledge({
-      id: 'AwsSolutions-L1',
-      reason:
-        'nodejs22.x is pinned on purpose: the bundle is built for node22 and tested on Node 22 and earlier; moving to nodejs24.x is a deliberate, tested upgrade of DevFunction, not an automatic one.',
-    });
+    acknowledgeWildcards(policy, wildcardGrants);
+    Validations.of(this.handler).acknowledge({ id: 'AwsSolutions-L1', reason: PINNED_RUNTIME_REASON });
   }
 }

@@ -8,7 +8,7 @@ import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { RAW_READ_ONLY_TAG } from './data-lake';
 import { DevFunction } from './lambda-function';
-import { acknowledgeWildcards, PINNED_RUNTIME_REASON } from './training-acks';
+import { acknowledgeWildcards, PINNED_RUNTIME_REASON } from './nag-acks';
 import { trainingNames } from './training-names';
 
 export interface PipelineCleanupProps {

@@ -15,7 +15,7 @@ import { configZ } from '../config';
 import { RAW_READ_ONLY_TAG, type DataLakeResources } from './data-lake';
 import { LAMBDA_ENVIRONMENT_LIMIT_BYTES, lambdaEnvironmentBytes } from './data-validation';
 import { DevFunction } from './lambda-function';
-import { acknowledgeWildcards, PINNED_RUNTIME_REASON, type WildcardGrant } from './training-acks';
+import { acknowledgeWildcards, PINNED_RUNTIME_REASON, type WildcardGrant } from './nag-acks';
 import { xgboostSettings } from './training-algorithm';
 import { TrainingDefinition, type EndpointSettings, type TrainingSettings } from './training-definition';
 import { ARTIFACT_PREFIXES, trainingNames, VARIANT_NAME, type TrainingNames } from './training-names';
