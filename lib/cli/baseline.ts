@@ -1,18 +1,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { pipeline } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 import type { Baseline } from '../../lambdas/core/baseline';
 import type { FeatureSpec } from '../../lambdas/core/encoding';
-import { isGzip } from '../../lambdas/core/gzip';
 import { DatasetPreparer, toJsonBytes, type EncodeCounts } from '../../lambdas/core/prepare';
 import type { DatasetSchema } from '../../lambdas/core/schema';
 import { numberOption, parseCommand, stringOption } from './args';
 import { CliError, EXIT_OK, UsageError } from './errors';
+import { openInput } from './input';
 import { formatBytes, formatRate, formatSeconds, type Progress } from './progress';
 import { readSchemaFile } from './validate';
-
-const READ_CHUNK_BYTES = 1024 * 1024;
 
 export interface BaselineRun {
   baseline: Baseline;
@@ -42,30 +38,7 @@ export async function baselineFiles(
   );
   let bytes = 0;
   for (const file of files) {
-    let handle: fs.promises.FileHandle;
-    try {
-      handle = await fs.promises.open(file, 'r');
-    } catch (err) {
-      throw new CliError(`cannot read ${file}: ${(err as Error).message}`);
-    }
-    const head = Buffer.alloc(2);
-    let gzip: boolean;
-    try {
-      if (!(await handle.stat()).isFile()) throw new CliError(`${file} is not a file`);
-      const { bytesRead } = await handle.read(head, 0, 2, 0);
-      gzip = isGzip(file, head.subarray(0, bytesRead));
-    } catch (err) {
-      await handle.close();
-      if (err instanceof CliError) throw err;
-      throw new CliError(`cannot read ${file}: ${(err as Error).message}`);
-    }
-    const input = handle.createReadStream({ start: 0, highWaterMark: READ_CHUNK_BYTES });
-    let source: AsyncIterable<Uint8Array> = input;
-    if (gzip) {
-      const gunzip = createGunzip({ chunkSize: 256 * 1024 });
-      pipeline(input, gunzip, () => undefined);
-      source = gunzip;
-    }
+    const { source, input } = await openInput(file);
     preparer.beginFile(file);
     try {
       for await (const chunk of source) {

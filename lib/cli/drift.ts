@@ -1,20 +1,16 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { pipeline } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 import type { Baseline } from '../../lambdas/core/baseline';
 import { CaptureParser, type CaptureStats } from '../../lambdas/core/capture';
 import { DriftAccumulator, type DriftReport } from '../../lambdas/core/drift';
 import type { FeatureSpec } from '../../lambdas/core/encoding';
-import { isGzip } from '../../lambdas/core/gzip';
 import { numberOption, parseCommand, stringOption } from './args';
 import { CliError, EXIT_OK, UsageError } from './errors';
+import { openInput } from './input';
 import { formatBytes, formatRate, formatSeconds, type Progress } from './progress';
 
 /** Exit code when a feature drifted (DESIGN.md section 9). */
 export const EXIT_DRIFT = 1;
-
-const READ_CHUNK_BYTES = 1024 * 1024;
 
 function readJson<T>(file: string, what: string): T {
   let text: string;
@@ -54,30 +50,7 @@ export async function driftFiles(
   let capture = parser.stats;
   let bytes = 0;
   for (const file of files) {
-    let handle: fs.promises.FileHandle;
-    try {
-      handle = await fs.promises.open(file, 'r');
-    } catch (err) {
-      throw new CliError(`cannot read ${file}: ${(err as Error).message}`);
-    }
-    let gzip: boolean;
-    try {
-      if (!(await handle.stat()).isFile()) throw new CliError(`${file} is not a file`);
-      const head = Buffer.alloc(2);
-      const { bytesRead } = await handle.read(head, 0, 2, 0);
-      gzip = isGzip(file, head.subarray(0, bytesRead));
-    } catch (err) {
-      await handle.close();
-      if (err instanceof CliError) throw err;
-      throw new CliError(`cannot read ${file}: ${(err as Error).message}`);
-    }
-    const input = handle.createReadStream({ start: 0, highWaterMark: READ_CHUNK_BYTES });
-    let source: AsyncIterable<Uint8Array> = input;
-    if (gzip) {
-      const gunzip = createGunzip({ chunkSize: 256 * 1024 });
-      pipeline(input, gunzip, () => undefined);
-      source = gunzip;
-    }
+    const { source, input } = await openInput(file);
     try {
       for await (const chunk of source) {
         bytes += chunk.length;

@@ -1,15 +1,13 @@
 import { once } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { pipeline } from 'node:stream';
-import { createGunzip } from 'node:zlib';
-import { isGzip } from '../../lambdas/core/gzip';
 import type { ValidationOptions, ValidationReport } from '../../lambdas/core/report';
 import { parseDatasetSchema, SchemaError, type DatasetSchema } from '../../lambdas/core/schema';
 import { FileValidator } from '../../lambdas/core/validate';
 import { readProjectConfig } from '../config';
 import { numberOption, parseCommand, stringOption } from './args';
 import { CliError, EXIT_OK, EXIT_REJECTED, UsageError } from './errors';
+import { openInput } from './input';
 import { formatBytes, formatRate, formatSeconds, type Progress } from './progress';
 import { LineBatcher } from '../../lambdas/core/line-batcher';
 
@@ -27,7 +25,6 @@ export interface FileValidationReport extends ValidationReport {
 }
 
 const OUTPUT_NAMES = ['curated.csv', 'quarantine.csv', 'quarantine.csv.gz', 'report.json'];
-const READ_CHUNK_BYTES = 1024 * 1024;
 
 /** Reads a dataset schema file; every failure is a CliError that says what is wrong and where. */
 export function readSchemaFile(file: string): DatasetSchema {
@@ -129,27 +126,7 @@ export async function validateFile(
   options: ValidationOptions,
   run: { outDir?: string; onProgress?: (bytesRead: number, totalBytes: number) => void } = {},
 ): Promise<FileValidationReport> {
-  let handle: fs.promises.FileHandle;
-  try {
-    handle = await fs.promises.open(file, 'r');
-  } catch (err) {
-    throw new CliError(`cannot read ${file}: ${(err as Error).message}`);
-  }
-  let size: number;
-  let head: Buffer;
-  try {
-    const stat = await handle.stat();
-    if (!stat.isFile()) throw new CliError(`${file} is not a file`);
-    size = stat.size;
-    head = Buffer.alloc(2);
-    const { bytesRead } = await handle.read(head, 0, 2, 0);
-    head = head.subarray(0, bytesRead);
-  } catch (err) {
-    await handle.close();
-    if (err instanceof CliError) throw err;
-    throw new CliError(`cannot read ${file}: ${(err as Error).message}`);
-  }
-  const gzip = isGzip(file, head);
+  const { source, input, gzip, size } = await openInput(file);
 
   const outDir = run.outDir;
   if (outDir !== undefined) {
@@ -157,7 +134,7 @@ export async function validateFile(
       fs.mkdirSync(outDir, { recursive: true });
       for (const name of OUTPUT_NAMES) fs.rmSync(path.join(outDir, name), { force: true });
     } catch (err) {
-      await handle.close();
+      input.destroy();
       throw new CliError(`cannot prepare output directory ${outDir}: ${(err as Error).message}`);
     }
   }
@@ -171,15 +148,6 @@ export async function validateFile(
   if (outDir !== undefined) {
     curated = new OutputFile(path.join(outDir, 'curated.csv'), validator.curatedHeader);
     quarantine = new OutputFile(path.join(outDir, 'quarantine.csv'), validator.quarantineHeader);
-  }
-
-  const input = handle.createReadStream({ start: 0, highWaterMark: READ_CHUNK_BYTES });
-  let source: AsyncIterable<Uint8Array> = input;
-  if (gzip) {
-    const gunzip = createGunzip({ chunkSize: 256 * 1024 });
-    // Errors of either stream surface in the loop below, through the gunzip iterator.
-    pipeline(input, gunzip, () => undefined);
-    source = gunzip;
   }
 
   let decodedBytes = 0;
