@@ -1,3 +1,4 @@
+import { demoBench, printDemoBench } from './demo';
 import { driftBench, printDriftBench } from './drift';
 import { prepareBench, printPrepareBench } from './prepare';
 import { printValidationBench, validationBench } from './validation';
@@ -10,6 +11,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   validation: async () => printValidationBench(await validationBench()),
   prepare: async () => printPrepareBench(await prepareBench()),
   drift: async () => printDriftBench(await driftBench()),
+  demo: async () => printDemoBench(await demoBench()),
 };
 
 async function main(): Promise<void> {

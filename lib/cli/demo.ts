@@ -1,203 +1,127 @@
-import { listKeys } from '../../lambdas/shared/s3';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { gzipSync } from 'node:zlib';
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import type { StoredValidationReport } from '../../lambdas/handlers/validate-object';
-import { createS3Client } from '../../lambdas/shared/clients';
 import { readProjectConfig } from '../config';
-import { sampleChunks } from '../local/sample-data';
-import { startLocalS3, toSqsEvent, type ObjectCreatedEvent } from '../local/s3';
+import { demoConfig, DEMO_SIZES, runLoop, type LoopResult } from '../local/loop';
 import { parseCommand } from './args';
-import { CliError, EXIT_OK } from './errors';
+import { EXIT_ERROR, EXIT_OK, UsageError } from './errors';
+import { serveUntilInterrupted } from './local';
 import type { Progress } from './progress';
 
-/** The stages of the loop and whether the demo runs them yet; it says plainly what it cannot show. */
-export const STAGES: readonly { name: string; built: boolean; issue?: number }[] = [
-  { name: 'data lake + streaming validation', built: true, issue: 2 },
-  {
-    name: 'training, evaluation, registration and canary deployment (built for AWS, run in tests)',
-    built: false,
-    issue: 3,
-  },
-  {
-    name: 'drift detection over captured traffic, alarms and retraining (built for AWS)',
-    built: false,
-    issue: 4,
-  },
-  { name: 'local SageMaker engine, endpoint and alarms (the whole loop locally)', built: false, issue: 5 },
-];
-
-const BUCKETS = {
-  raw: 'devmlops-raw',
-  curated: 'devmlops-curated',
-  quarantine: 'devmlops-quarantine',
-  artifacts: 'devmlops-artifacts',
-} as const;
-
-interface DemoFile {
-  key: string;
-  what: string;
-  rows: number;
-  seed: number;
-  invalidFraction: number;
-  gzip: boolean;
-}
-
-async function readBody(s3: S3Client, bucket: string, key: string): Promise<string> {
-  const r = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  return r.Body!.transformToString('utf8');
-}
+/** Where the demo keeps its platform's data; wiped at the start of every run, so it runs twice in a row. */
+export const DEMO_DIRECTORY = path.join('.devmlops', 'demo');
 
 function table(rows: string[][]): string {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return rows
     .map((r) =>
       r
-        .map((c, i) => c.padEnd(widths[i]))
+        .map((c, i) => (c ?? '').padEnd(widths[i]))
         .join('  ')
         .trimEnd(),
     )
     .join('\n');
 }
 
-export async function demoCommand(argv: string[], progress: Progress): Promise<number> {
-  parseCommand('demo', argv, {}, false);
-  const config = readProjectConfig();
-  const dataset = config.dataset.name;
-  const root = path.resolve('.devmlops', 'demo');
-  fs.rmSync(root, { recursive: true, force: true });
-  fs.mkdirSync(path.join(root, 's3'), { recursive: true });
-
-  // The handler and its S3 client read these once, when first loaded: set them before importing it.
-  process.env.AWS_REGION ??= 'us-east-1';
-  process.env.AWS_ACCESS_KEY_ID ??= 'S3RVER';
-  process.env.AWS_SECRET_ACCESS_KEY ??= 'S3RVER';
-  process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
-  // The local CloudWatch store is not built yet; EMF lines on stdout would only clutter the demo output.
-  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-
-  const local = await progress.step(
-    'start local S3',
-    () => startLocalS3({ directory: path.join(root, 's3'), buckets: Object.values(BUCKETS) }),
-    (s) => `${s.endpoint}, data under ${path.relative(process.cwd(), root)}/s3`,
+/** The summary the demo prints on stdout: files, models, drift by hour and feature, alarms, stage timings. */
+export function summary(r: LoopResult): string {
+  const out: string[] = [];
+  out.push(
+    'Files',
+    table([
+      ['file', 'what', 'status', 'rows', 'valid', 'invalid'],
+      ...r.files.map((f) => [f.key, f.what, f.status, String(f.rows), String(f.valid), String(f.invalid)]),
+    ]),
   );
-  let s3: S3Client | undefined;
-  try {
-    process.env.AWS_ENDPOINT_URL_S3 = local.endpoint;
-    process.env.RAW_BUCKET = BUCKETS.raw;
-    process.env.CURATED_BUCKET = BUCKETS.curated;
-    process.env.QUARANTINE_BUCKET = BUCKETS.quarantine;
-    process.env.ARTIFACTS_BUCKET = BUCKETS.artifacts;
-    process.env.DATASET_SCHEMAS = JSON.stringify([config.dataset]);
-    process.env.MAX_INVALID_ROW_FRACTION = String(config.validation.maxInvalidRowFraction);
-    process.env.MAX_LINE_BYTES = String(config.validation.maxLineBytes);
-    // Loaded only now: the handler reads its environment when the module loads, as a Lambda does at cold start.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { handler } = require('../../lambdas/handlers/validate') as {
-      handler: (event: SQSEvent) => Promise<SQSBatchResponse>;
-    };
-    s3 = createS3Client(process.env);
-    const client = s3;
-
-    // Deliver each event as EventBridge -> SQS would, to the real handler.
-    const failures: string[] = [];
-    local.onObjectCreated(async (event: ObjectCreatedEvent) => {
-      if (event.detail.bucket.name !== BUCKETS.raw) return;
-      const result = await handler(toSqsEvent([event]));
-      if (result.batchItemFailures.length > 0) failures.push(event.detail.object.key);
-    });
-
-    const files: DemoFile[] = [
-      {
-        key: `${dataset}/good.csv.gz`,
-        what: 'clean, gzipped',
-        rows: 20000,
-        seed: 1,
-        invalidFraction: 0,
-        gzip: true,
-      },
-      {
-        key: `${dataset}/mixed.csv`,
-        what: '2% invalid rows',
-        rows: 20000,
-        seed: 2,
-        invalidFraction: 0.02,
-        gzip: false,
-      },
-      {
-        key: `${dataset}/bad.csv`,
-        what: '30% invalid rows',
-        rows: 5000,
-        seed: 3,
-        invalidFraction: 0.3,
-        gzip: false,
-      },
-    ];
-    for (const f of files) {
-      await progress.step(
-        `generate and upload s3://${BUCKETS.raw}/${f.key} (${f.what})`,
-        async () => {
-          let body = Buffer.concat([
-            ...sampleChunks({ rows: f.rows, seed: f.seed, invalidFraction: f.invalidFraction }),
-          ]);
-          if (f.gzip) body = gzipSync(body);
-          await client.send(new PutObjectCommand({ Bucket: BUCKETS.raw, Key: f.key, Body: body }));
-          return body.length;
-        },
-        (bytes) => `${(bytes / 1024).toFixed(0)} KiB`,
-      );
-    }
-    await progress.step('validate (the Lambda handler, one event per upload)', () => local.idle());
-    if (failures.length > 0) throw new CliError(`the handler failed on ${failures.join(', ')}`);
-
-    const reports = await progress.step('read the validation reports back', async () => {
-      const keys = (await listKeys(client, BUCKETS.artifacts, `reports/validation/${dataset}/`)).sort();
-      return Promise.all(
-        keys.map(
-          async (k) => JSON.parse(await readBody(client, BUCKETS.artifacts, k)) as StoredValidationReport,
-        ),
-      );
-    });
-
-    const rows: string[][] = [['file', 'status', 'rows', 'valid', 'invalid']];
-    const outputs: string[][] = [];
-    for (const f of files) {
-      const r = reports.find((x) => x.source.key === f.key);
-      if (!r) {
-        rows.push([f.key, 'NO REPORT', '', '', '']);
-        continue;
-      }
-      rows.push([f.key, r.status, String(r.rows.total), String(r.rows.valid), String(r.rows.invalid)]);
-      const o: string[] = [];
-      if (r.outputs.curated)
-        o.push(
-          `s3://${r.outputs.curated.bucket}/${r.outputs.curated.key} (${r.outputs.curated.rows} valid rows)`,
-        );
-      const q = r.outputs.quarantine;
-      if (q)
-        o.push(
-          `s3://${q.bucket}/${q.key} ` +
-            (q.content === 'file'
-              ? `(the whole file: ${r.reason ?? 'quarantined'})`
-              : `(${q.rows} invalid rows, with _errors)`),
-        );
-      o.forEach((line, i) => outputs.push([i === 0 ? f.key : '', '->', line]));
-    }
-    process.stdout.write(`\n${table(rows)}\n\n${table(outputs)}\n\n`);
-    process.stdout.write(
-      `Reports: s3://${BUCKETS.artifacts}/reports/validation/${dataset}/; the local S3 data stays under ${path.relative(process.cwd(), root)}/s3 until the next run.\n\n`,
+  out.push(
+    '',
+    'Model versions',
+    table([
+      ['version', 'trigger', 'status', 'metric', 'deployed by', 'model package'],
+      ...r.models.map((m) => [
+        `v${m.version}`,
+        m.trigger,
+        m.status,
+        m.metricName !== undefined && m.metric !== undefined
+          ? `${m.metricName} = ${m.metric.toFixed(4)}`
+          : '-',
+        m.deployedBy ?? '-',
+        m.modelPackageArn ?? '-',
+      ]),
+    ]),
+  );
+  if (r.drift.length > 0) {
+    const features = r.drift[0].features.map((f) => f.name);
+    out.push(
+      '',
+      'Drift checks (PSI per feature; * = drifted)',
+      table([
+        ['window', 'traffic', 'status', 'samples', ...features],
+        ...r.drift.map((d) => [
+          d.hour.slice(0, 16).replace('T', ' '),
+          d.traffic,
+          d.status,
+          String(d.samples ?? '-'),
+          ...features.map((name) => {
+            const f = d.features.find((x) => x.name === name);
+            return f ? `${f.psi.toFixed(3)}${f.drifted ? '*' : ''}` : '-';
+          }),
+        ]),
+      ]),
     );
-    process.stdout.write('Stages of the loop:\n');
-    for (const s of STAGES)
-      process.stdout.write(`  ${s.built ? '[done]   ' : '[not yet]'} ${s.name} (issue ${s.issue})\n`);
-    process.stdout.write(
-      '\nTraining, deployment, drift detection and retraining are built for AWS, but running them here needs the local runtime (local SageMaker engine, endpoint, alarms), which is not built yet (issue 5): the demo stops after validation.\n',
-    );
-    return EXIT_OK;
-  } finally {
-    s3?.destroy();
-    await local.close();
   }
+  out.push('', 'Alarms', table([['alarm', 'state'], ...r.alarms.map((a) => [a.name, a.state])]));
+  if (r.alarmChanges.length > 0)
+    out.push(
+      '',
+      'Alarm changes',
+      table([
+        ['time (simulated)', 'alarm', 'change'],
+        ...r.alarmChanges.map((c) => [c.at, c.name, `${c.from} -> ${c.to}`]),
+      ]),
+    );
+  out.push(
+    '',
+    `Predictions: ${r.predictions.sent} (${Object.entries(r.predictions.byVariant)
+      .map(([v, n]) => `${v}: ${n}`)
+      .join(
+        ', ',
+      )}); capture files: ${r.captureFiles}; notifications: ${r.notifications.map((n) => n.status ?? n.subject).join(', ')}`,
+  );
+  out.push(
+    '',
+    'Stage timings',
+    table([['stage', 'seconds'], ...r.timings.map((t) => [t.stage, (t.ms / 1000).toFixed(2)])]),
+  );
+  return out.join('\n') + '\n';
+}
+
+export async function demoCommand(argv: string[], progress: Progress): Promise<number> {
+  const { values, positionals } = parseCommand(
+    'demo',
+    argv,
+    { keep: { type: 'boolean' }, json: { type: 'boolean' } },
+    false,
+  );
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`, 'demo');
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
+  const t0 = performance.now();
+  const { result, platform } = await runLoop({
+    directory: DEMO_DIRECTORY,
+    config: demoConfig(readProjectConfig() as unknown as Record<string, unknown>),
+    keep: values.keep === true,
+    sizes: DEMO_SIZES,
+    reporter: { step: (name, fn, detail) => progress.step(name, fn, detail), info: (m) => progress.info(m) },
+  });
+  if (values.json === true) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  else process.stdout.write(`\n${summary(result)}`);
+  progress.info(`\nThe whole loop took ${((performance.now() - t0) / 1000).toFixed(1)} s.`);
+  if (result.problems.length > 0) {
+    progress.info(
+      `The demo did not do everything it should:\n${result.problems.map((p) => `  - ${p}`).join('\n')}`,
+    );
+    await platform?.close();
+    return EXIT_ERROR;
+  }
+  progress.info('Every stage did what it should.');
+  if (platform) await serveUntilInterrupted(platform, progress);
+  return EXIT_OK;
 }

@@ -5,6 +5,8 @@ import {
   DEMO_USAGE,
   DRIFT_USAGE,
   GENERATE_USAGE,
+  LOCAL_USAGE,
+  PREDICT_USAGE,
   SCHEMA_USAGE,
   TRAIN_USAGE,
   USAGE,
@@ -43,6 +45,11 @@ const COMMANDS: Record<string, Command> = {
   },
   train: { usage: TRAIN_USAGE, load: () => (require('./train') as typeof import('./train')).trainCommand },
   demo: { usage: DEMO_USAGE, load: () => (require('./demo') as typeof import('./demo')).demoCommand },
+  local: { usage: LOCAL_USAGE, load: () => (require('./local') as typeof import('./local')).localCommand },
+  predict: {
+    usage: PREDICT_USAGE,
+    load: () => (require('./predict') as typeof import('./predict')).predictCommand,
+  },
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 

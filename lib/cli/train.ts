@@ -1,7 +1,8 @@
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { readProjectConfig } from '../config';
 import { numberOption, parseCommand, stringOption } from './args';
-import { CliError, EXIT_ERROR, EXIT_OK, EXIT_REJECTED, UsageError } from './errors';
+import { CliError, EXIT_OK, EXIT_REJECTED, UsageError } from './errors';
+import { runningPlatform } from './platform-info';
 import { formatSeconds, type Progress } from './progress';
 
 /** The environment variable that names the training state machine when --state-machine-arn is not given. */
@@ -127,26 +128,54 @@ export async function trainCommand(argv: string[], progress: Progress, deps?: Tr
   );
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`, 'train');
   if (values.local === true) {
-    process.stderr.write(
-      'devmlops train --local: the local runtime (Step Functions and SageMaker stand-ins) is not built yet ' +
-        '(issue 5). Train against AWS with --state-machine-arn, or run `devmlops demo` for the local data lake.\n',
-    );
-    return EXIT_ERROR;
+    // The same StartExecution/DescribeExecution path as against AWS, sent to the local platform's endpoint.
+    const info = runningPlatform();
+    const local: TrainDeps = {
+      ...(deps ?? realDeps),
+      client:
+        deps?.client ??
+        new SFNClient({
+          region: info.names.region,
+          endpoint: info.awsEndpoint,
+          credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+        }),
+    };
+    return runTrain(values, info.names.trainingStateMachineArn, info.names.region, progress, local, {
+      pollSeconds: 1,
+      dataset: info.names.dataset,
+    });
   }
   const arn = stringOption(values['state-machine-arn']) ?? process.env[STATE_MACHINE_ENV];
   if (arn === undefined || arn === '')
     throw new UsageError(
       `the state machine is unknown: pass --state-machine-arn ARN or set ${STATE_MACHINE_ENV} ` +
-        '(the TrainingStateMachineArn output of the <project>-pipeline stack)',
+        '(the TrainingStateMachineArn output of the <project>-pipeline stack), or train in the local platform with --local',
       'train',
     );
   const m = ARN.exec(arn);
   if (!m) throw new UsageError(`not a Step Functions state machine ARN: "${arn}"`, 'train');
+  // The client must talk to the state machine's own region.
+  return runTrain(values, arn, stringOption(values.region) ?? m[1], progress, deps, {
+    pollSeconds: 30,
+    dataset: defaultDataset(),
+  });
+}
+
+/** Starts (and with --wait follows) an execution; shared by AWS and the local platform. */
+async function runTrain(
+  values: Record<string, string | boolean | undefined>,
+  stateMachineArn: string,
+  region: string,
+  progress: Progress,
+  deps: TrainDeps | undefined,
+  defaults: { pollSeconds: number; dataset?: string },
+): Promise<number> {
   const name = stringOption(values.name);
   if (name !== undefined && !EXECUTION_NAME.test(name))
     throw new UsageError('--name must be 1-80 letters, digits, - or _', 'train');
   const pollSeconds =
-    numberOption('train', 'poll-seconds', values['poll-seconds'], { min: 1, max: 3600, integer: true }) ?? 30;
+    numberOption('train', 'poll-seconds', values['poll-seconds'], { min: 1, max: 3600, integer: true }) ??
+    defaults.pollSeconds;
   const timeoutMinutes =
     numberOption('train', 'timeout-minutes', values['timeout-minutes'], {
       min: 1,
@@ -154,10 +183,9 @@ export async function trainCommand(argv: string[], progress: Progress, deps?: Tr
       integer: true,
     }) ?? 24 * 60;
   const options: TrainOptions = {
-    stateMachineArn: arn,
-    // The client must talk to the state machine's own region.
-    region: stringOption(values.region) ?? m[1],
-    dataset: stringOption(values.dataset) ?? defaultDataset(),
+    stateMachineArn,
+    region,
+    dataset: stringOption(values.dataset) ?? defaults.dataset,
     name,
     wait: values.wait === true,
     pollSeconds,

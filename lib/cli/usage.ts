@@ -9,9 +9,13 @@ Commands:
                                   build the drift baseline (and feature spec) of CSV files, as Prepare does
   drift --baseline baseline.json CAPTURE.jsonl...
                                   compare captured traffic with a baseline, as the drift Lambda does
-  train [--dataset D] [--wait]    start the training state machine on AWS
+  train [--dataset D] [--wait] [--local]
+                                  start the training state machine (on AWS, or in the local platform)
+  predict --record JSON | --file F.jsonl [--local]
+                                  score records with the deployed model
   generate --rows N -o FILE       write deterministic sample data for the default schema
-  demo                            run the local loop (no AWS account needed)
+  demo [--keep]                   run the whole loop locally (no AWS account needed)
+  local up [--speed X] [--fresh]  start the local platform and keep it running
 
 Run \`devmlops <command> --help\` for a command's options.
 Exit codes: 0 success (validate: accepted), 1 validate: quarantined / drift: drift / train --wait: the
@@ -81,7 +85,8 @@ Options:
   --poll-seconds N         with --wait, seconds between polls (default 30)
   --timeout-minutes N      with --wait, stop waiting after this long (default 1440)
   --json                   print the execution (and with --wait its result) as JSON on stdout
-  --local                  train in the local runtime: not built yet (issue 5), exits 2
+  --local                  start it in the running local platform (\`devmlops local up\`) instead of AWS;
+                           the state machine is the one synthesized from this app
   -h, --help               this text
 
 Exit codes: 0 started (with --wait: succeeded), 1 with --wait: failed, timed out, aborted or still
@@ -135,15 +140,56 @@ Options:
   -h, --help              this text
 `;
 
-export const DEMO_USAGE = `Usage: devmlops demo
+export const DEMO_USAGE = `Usage: devmlops demo [--keep] [--json]
 
-Runs the loop locally, with no AWS account: a local S3 (s3rver on 127.0.0.1, a random port, storing
-under .devmlops/demo/), sample files uploaded to the raw bucket, and the real validation Lambda handler
-run on each "Object Created" event. Prints what landed in curated and quarantine.
-
-Not run yet: training, deployment, drift detection and retraining are built for AWS, but running them
-locally needs the local runtime (issue 5), which is not built yet.
+Runs the whole MLOps loop on this machine, with no AWS account, using the same handlers and the state machine
+synthesized from this app (DESIGN.md section 10): local S3 under .devmlops/demo/ (wiped at the start), sample
+files uploaded to raw and validated (one is quarantined), training with XGBoost (WebAssembly), evaluation,
+registration and deployment of version 1, normal traffic through the real SageMaker runtime client, a quiet
+drift check, shifted traffic, the drift alarm, retraining on the new data and version 2 deployed through the
+blue/green update path. Simulated time moves one hour per drift check. Progress goes to stderr; the summary
+(files, model versions, drift per feature, alarms, timings) to stdout.
 
 Options:
+  --keep       leave the platform running afterwards (as \`devmlops local up\`; Ctrl-C stops it)
+  --json       print the summary as JSON on stdout
   -h, --help   this text
+
+Exit codes: 0 every stage did what it should, 2 otherwise (the problems are listed).
+`;
+
+export const LOCAL_USAGE = `Usage: devmlops local up [--speed X] [--fresh]
+
+Starts the local platform and keeps it running until Ctrl-C: S3 (s3rver), the SageMaker, Step Functions and
+CloudWatch APIs (AWS JSON protocol) and the model endpoint (SageMaker runtime protocol), all on 127.0.0.1,
+with the rules, alarms and state machine of the synthesized app. A file put into the raw bucket is validated;
+the drift check runs on its schedule in simulated time and a drift alarm starts retraining. It prints the
+endpoints and how to point the AWS CLI or an SDK at them, and writes .devmlops/local/platform.json, which
+\`devmlops train --local\` and \`devmlops predict --local\` read.
+
+Options:
+  --speed X    simulated seconds per real second (default 120: the hourly drift check runs every 30 s)
+  --fresh      delete .devmlops/local first (otherwise S3 data is kept; models and endpoints are in memory)
+  -h, --help   this text
+`;
+
+export const PREDICT_USAGE = `Usage: devmlops predict (--record JSON | --file records.jsonl) [--local] [--json]
+                        [--endpoint-name NAME --bucket ARTIFACTS_BUCKET [--region R]]
+
+Scores records with the deployed model: reads baselines/current.json and its feature-spec.json, encodes
+each record (a JSON object of field values, by column name; the target may be left out) as Prepare does,
+and calls InvokeEndpoint with the SageMaker runtime client. Prints one line per record: the label and the
+score (binary: the probability of the positive class; regression: the value).
+
+Options:
+  --record JSON          one record, e.g. '{"tenure_months": 3, "plan": "basic", ...}'
+  --file FILE            JSON Lines, one record per line
+  --local                use the running local platform (\`devmlops local up\`)
+  --endpoint-name NAME   on AWS: the endpoint (<project>-endpoint)
+  --bucket NAME          on AWS: the artifacts bucket
+  --region R             on AWS: the region (default: the SDK's)
+  --json                 print {modelPackageArn, jobName, predictions} as JSON on stdout
+  -h, --help             this text
+
+Exit codes: 0 scored, 2 usage error, nothing deployed, or the endpoint failed.
 `;

@@ -65,6 +65,10 @@ export interface DevFunctionProps {
  */
 export class DevFunction extends Construct {
   readonly function: nodejs.NodejsFunction;
+  /** The handler's source file (absolute): the local runtime runs the handler from it, in-process. */
+  readonly entry: string;
+  /** The exported function name in `entry`. */
+  readonly handlerName: string;
   /** The execution role. No managed policies: every permission is an explicit statement. */
   readonly role: iam.Role;
   readonly logGroup: logs.LogGroup;
@@ -114,9 +118,11 @@ export class DevFunction extends Construct {
     if (nodeMajor === undefined)
       throw new Error(`DevFunction: runtime must be a Node.js runtime, got ${runtime.name}`);
 
+    this.entry = path.resolve(PROJECT_ROOT, props.entry);
+    this.handlerName = props.handler ?? 'handler';
     this.function = new nodejs.NodejsFunction(this, 'Function', {
-      entry: path.resolve(PROJECT_ROOT, props.entry),
-      handler: props.handler ?? 'handler',
+      entry: this.entry,
+      handler: this.handlerName,
       description: props.description,
       runtime,
       architecture: lambda.Architecture.ARM_64,

@@ -638,6 +638,11 @@ export interface SynthesizeOptions {
   readonly config?: unknown;
   /** Extra context (after cdk.json's). */
   readonly context?: Record<string, unknown>;
+  /**
+   * Changes the app after it is built and before it is synthesized (a test-only variant of a stack, e.g. an extra
+   * state through an escape hatch). @default no change
+   */
+  readonly customize?: (stacks: DevMlopsStacks) => void;
 }
 
 export interface SynthesizedApp {
@@ -662,6 +667,7 @@ export function synthesizeApp(options: SynthesizeOptions = {}): SynthesizedApp {
   if (options.config !== undefined) context[CONFIG_CONTEXT_KEY] = options.config;
   const app = new App({ context });
   const stacks = buildApp(app);
+  options.customize?.(stacks);
   const assembly = app.synth();
   const templates = assembly.stacks.map((s) => ({
     stackName: s.stackName,

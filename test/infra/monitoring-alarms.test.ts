@@ -1,4 +1,5 @@
 import { Template } from 'aws-cdk-lib/assertions';
+import { targetInput, type EventBridgeEvent } from '../../lib/local/events';
 import { logicalId, permissions, props, resourcesOf, type Json } from './helpers';
 import { alarmNamed, buildMonitoring } from './monitoring-helpers';
 
@@ -218,19 +219,19 @@ describe('the retraining rule', () => {
       InputTemplate: string;
     };
     expect(Object.values(transformer.InputPathsMap).sort()).toEqual(['$.detail.alarmName', '$.time']);
-    // What EventBridge sends for an alarm state change event.
-    const event = {
+    // What EventBridge sends for an alarm state change event, through the transformer as EventBridge applies it.
+    const event: EventBridgeEvent = {
+      version: '0',
+      id: 'c4c1c1c9-6542-e61b-6ef0-8c4d36933a92',
+      'detail-type': 'CloudWatch Alarm State Change',
+      source: 'aws.cloudwatch',
+      account: '123456789012',
       time: '2026-11-27T05:00:00Z',
+      region: 'us-east-1',
+      resources: ['arn:aws:cloudwatch:us-east-1:123456789012:alarm:devmlops-drift'],
       detail: { alarmName: 'devmlops-drift', state: { value: 'ALARM' } },
     };
-    let input = transformer.InputTemplate;
-    for (const [name, path] of Object.entries(transformer.InputPathsMap)) {
-      const value = path
-        .split('.')
-        .slice(1)
-        .reduce<unknown>((o, k) => (o as Json)[k], event);
-      input = input.split(`<${name}>`).join(JSON.stringify(value));
-    }
+    const input = targetInput({ id: 'Target0', arn: 'arn', inputTransformer: transformer }, event);
     expect(JSON.parse(input)).toEqual({
       trigger: 'drift',
       alarm: 'devmlops-drift',

@@ -171,7 +171,7 @@ describe('devmlops train', () => {
   test('--local and a missing state machine are exit 2 (the latter a usage error naming the fixes)', async () => {
     const local = await cli(['train', '--local']);
     expect(local.code).toBe(2);
-    expect(local.stderr).toMatch(/not built yet \(issue 5\)/);
+    expect(local.stderr).toMatch(/no local platform is running .*devmlops local up/);
     const env = { ...process.env };
     delete env.DEVMLOPS_STATE_MACHINE_ARN;
     const none = await cli(['train'], env);

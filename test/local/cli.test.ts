@@ -51,12 +51,15 @@ describe('devmlops CLI', () => {
   it('prints usage for --help and for each command, on stdout with exit 0', async () => {
     const top = await cli(['--help']);
     expect(top.code).toBe(0);
-    for (const c of ['validate', 'schema', 'generate', 'demo']) expect(top.stdout).toContain(c);
+    for (const c of ['validate', 'schema', 'generate', 'demo', 'local up', 'predict'])
+      expect(top.stdout).toContain(c);
     for (const [c, option] of [
       ['validate', '--out-dir'],
       ['generate', '--invalid-fraction'],
       ['schema', '--output'],
-      ['demo', 'not built yet'],
+      ['demo', '--keep'],
+      ['local', '--speed'],
+      ['predict', '--local'],
     ]) {
       const r = await cli([c, '--help']);
       expect(r.code).toBe(0);
@@ -259,33 +262,35 @@ describe('devmlops CLI', () => {
     expect(d.code).toBe(2);
   });
 
-  it('demo runs the real handler on local S3 and says what is not built yet', async () => {
+  it('demo runs the whole loop, twice in a row without cleanup, and exits 0', async () => {
     const cwd = file('demo-cwd');
     fs.mkdirSync(cwd);
-    const r = await cli(['demo'], cwd);
-    expect(r.code).toBe(0);
-    const row = (name: string): string[] =>
-      r.stdout
-        .split('\n')
-        .find((l) => l.startsWith(`churn/${name} `))!
-        .trim()
-        .split(/\s+/);
-    expect(row('good.csv.gz').slice(1, 5)).toEqual(['accepted', '20000', '20000', '0']);
-    const mixed = row('mixed.csv');
-    expect(mixed[1]).toBe('accepted');
-    expect(Number(mixed[4])).toBeGreaterThan(0);
-    expect(row('bad.csv')[1]).toBe('quarantined');
-    expect(r.stdout).toMatch(
-      /s3:\/\/devmlops-quarantine\/churn\/ingest_date=\d{4}-\d\d-\d\d\/bad-[0-9a-f]{12}\.csv \(the whole file/,
+    for (let run = 1; run <= 2; run++) {
+      const r = await cli(['demo', '--json'], cwd);
+      expect({ run, code: r.code, stderr: r.code === 0 ? '' : r.stderr }).toEqual({
+        run,
+        code: 0,
+        stderr: '',
+      });
+      const result = JSON.parse(r.stdout) as {
+        problems: string[];
+        files: Array<{ key: string; status: string }>;
+        models: Array<{ version: number; status: string; deployedBy: string }>;
+        alarms: Array<{ name: string; state: string }>;
+      };
+      expect(result.problems).toEqual([]);
+      expect(result.files.map((f) => f.status)).toEqual(['accepted', 'accepted', 'quarantined']);
+      expect(result.models.map((m) => [m.version, m.status, m.deployedBy])).toEqual([
+        [1, 'SUCCEEDED', 'CreateEndpoint'],
+        [2, 'SUCCEEDED', 'UpdateEndpoint'],
+      ]);
+      expect(result.alarms).toContainEqual({ name: 'devmlops-drift', state: 'ALARM' });
+      // Progress (step names and timings) goes to stderr, the JSON alone to stdout.
+      expect(r.stderr).toMatch(/done train, evaluate, register and deploy version 1 .* in \d/);
+    }
+    // The local S3 data stays for inspection, under the working directory, in buckets named as the stacks name them.
+    expect(fs.readdirSync(path.join(cwd, '.devmlops', 'demo', 's3'))).toEqual(
+      expect.arrayContaining(['devmlops-data-lake-rawbucket', 'devmlops-data-lake-curatedbucket']),
     );
-    expect(r.stdout).toContain('not built yet');
-    expect(r.stderr).toMatch(/done start local S3 in \d+/);
-    // the local S3 data stays for inspection, under the working directory
-    expect(fs.readdirSync(path.join(cwd, '.devmlops', 'demo', 's3')).sort()).toEqual([
-      'devmlops-artifacts',
-      'devmlops-curated',
-      'devmlops-quarantine',
-      'devmlops-raw',
-    ]);
   });
 });

@@ -1,0 +1,310 @@
+import { randomUUID } from 'node:crypto';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { Clock } from './clock';
+
+/**
+ * SageMaker Data Capture for the local endpoint (DESIGN.md section 7): every sampled invocation becomes one JSON
+ * line, and the lines are written to S3 in batches, one object per endpoint, variant and hour, at
+ * `<destination>/<endpoint>/<variant>/yyyy/mm/dd/hh/<mm-ss-SSS>-<uuid>.jsonl`, the layout and file naming SageMaker
+ * uses (e.g. `.../AllTraffic/2020/03/11/12/32-18-648-cee08c3a-....jsonl`). The drift check lists and reads exactly
+ * these files, so the hour comes from the simulated clock, as the drift windows do.
+ */
+
+/** A variant's capture settings, as the endpoint config's DataCaptureConfig gives them. */
+export interface CaptureConfig {
+  /** s3://bucket[/prefix] */
+  readonly destinationS3Uri: string;
+  /** 0..100: the share of invocations captured. */
+  readonly samplingPercentage: number;
+  /** CaptureMode Input */
+  readonly input: boolean;
+  /** CaptureMode Output */
+  readonly output: boolean;
+  /** CaptureContentTypeHeader.CsvContentTypes: payloads of these media types are captured as text (CSV). */
+  readonly csvContentTypes: readonly string[];
+  /** CaptureContentTypeHeader.JsonContentTypes: payloads of these media types are captured as text (JSON). */
+  readonly jsonContentTypes?: readonly string[];
+  readonly kmsKeyId?: string;
+}
+
+/** One side of an invocation as the endpoint observed it. */
+export interface CapturedPayload {
+  /** The Content-Type header as sent, parameters included (`text/csv; charset=utf-8`). */
+  readonly contentType: string;
+  readonly data: string;
+}
+
+export interface CaptureWriterOptions {
+  readonly s3: S3Client;
+  readonly clock: Clock;
+  /**
+   * Buffered records (over all files) that trigger a write.
+   * @default 1000
+   */
+  readonly flushRecords?: number;
+  /**
+   * Real milliseconds between background writes of whatever is buffered; 0 disables the timer.
+   * @default 1000
+   */
+  readonly flushMilliseconds?: number;
+}
+
+export interface CaptureStats {
+  /** Records written to S3. */
+  readonly records: number;
+  /** Files written to S3. */
+  readonly files: number;
+  /** Records buffered, not yet written. */
+  readonly pending: number;
+  /** Invocations left out by the sampling percentage. */
+  readonly sampledOut: number;
+}
+
+/** The JSON line SageMaker writes per captured invocation. */
+export interface CaptureRecord {
+  captureData: {
+    endpointInput?: CaptureRecordPayload;
+    endpointOutput?: CaptureRecordPayload;
+  };
+  eventMetadata: { eventId: string; inferenceId?: string; inferenceTime: string };
+  eventVersion: '0';
+}
+
+export interface CaptureRecordPayload {
+  observedContentType: string;
+  mode: 'INPUT' | 'OUTPUT';
+  data: string;
+  encoding: 'CSV' | 'JSON' | 'BASE64';
+}
+
+/** Records bound for one S3 object. */
+interface Batch {
+  readonly bucket: string;
+  /** The object key without the file name: `<prefix>/<endpoint>/<variant>/yyyy/mm/dd/hh/`. */
+  readonly directory: string;
+  readonly kmsKeyId?: string;
+  /** The time of the first record, which names the file. */
+  readonly first: Date;
+  readonly lines: string[];
+}
+
+/** The media type of a Content-Type header: lower case, without parameters. */
+export function mediaType(contentType: string): string {
+  return (contentType.split(';')[0] ?? '').trim().toLowerCase();
+}
+
+/** How SageMaker stores a payload: CSV/JSON for the configured content types, base64 for anything else. */
+export function captureEncoding(
+  contentType: string,
+  config: Pick<CaptureConfig, 'csvContentTypes' | 'jsonContentTypes'>,
+): CaptureRecordPayload['encoding'] {
+  const type = mediaType(contentType);
+  if (config.csvContentTypes.some((t) => mediaType(t) === type)) return 'CSV';
+  if ((config.jsonContentTypes ?? []).some((t) => mediaType(t) === type)) return 'JSON';
+  return 'BASE64';
+}
+
+/** `2026-01-01T12:00:00Z`: SageMaker's inferenceTime has whole seconds. */
+export function inferenceTime(time: Date): string {
+  return time.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** Bucket and key prefix (no leading or trailing slash, maybe empty) of an s3:// URI. */
+export function parseS3Uri(uri: string): { bucket: string; prefix: string } {
+  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(uri);
+  if (!m) throw new Error(`not an s3:// URI: ${uri}`);
+  return { bucket: m[1]!, prefix: m[2]!.replace(/\/+$/, '') };
+}
+
+/** `yyyy/mm/dd/hh/` of a time, UTC. */
+export function hourPartition(time: Date): string {
+  const iso = time.toISOString();
+  return `${iso.slice(0, 4)}/${iso.slice(5, 7)}/${iso.slice(8, 10)}/${iso.slice(11, 13)}/`;
+}
+
+/** The object key directory of a capture file: `<prefix>/<endpoint>/<variant>/yyyy/mm/dd/hh/`. */
+export function captureDirectory(
+  prefix: string,
+  endpointName: string,
+  variantName: string,
+  time: Date,
+): string {
+  return `${prefix ? `${prefix}/` : ''}${endpointName}/${variantName}/${hourPartition(time)}`;
+}
+
+/** `mm-ss-SSS-<uuid>.jsonl`, SageMaker's capture file name. */
+export function captureFileName(time: Date): string {
+  const iso = time.toISOString();
+  return `${iso.slice(14, 16)}-${iso.slice(17, 19)}-${iso.slice(20, 23)}-${randomUUID()}.jsonl`;
+}
+
+export class CaptureWriter {
+  private readonly s3: S3Client;
+  private readonly clock: Clock;
+  private readonly flushRecords: number;
+  private readonly batches = new Map<string, Batch>();
+  /** Per endpoint/variant: sampling credit, so that N% means exactly N of every 100 invocations. */
+  private readonly credit = new Map<string, number>();
+  private readonly timer: NodeJS.Timeout | undefined;
+  private pendingRecords = 0;
+  private written = { records: 0, files: 0 };
+  private sampledOut = 0;
+  /** Writes run one after another, so flush() can wait for the ones started before it. */
+  private writing: Promise<void> = Promise.resolve();
+  private readonly warned = new Set<string>();
+  private closed = false;
+
+  constructor(options: CaptureWriterOptions) {
+    this.s3 = options.s3;
+    this.clock = options.clock;
+    this.flushRecords = Math.max(1, options.flushRecords ?? 1000);
+    const every = options.flushMilliseconds ?? 1000;
+    if (every > 0) {
+      this.timer = setInterval(() => {
+        if (this.pendingRecords > 0) this.flushInBackground();
+      }, every);
+      // Buffered capture must not keep a finished process alive; close() writes what is left.
+      this.timer.unref();
+    }
+  }
+
+  /**
+   * Captures one invocation, subject to the variant's sampling. Never throws and never waits: the endpoint
+   * answers whether or not capture works, as SageMaker's does.
+   */
+  record(
+    endpointName: string,
+    variantName: string,
+    capture: CaptureConfig | undefined,
+    input: CapturedPayload,
+    output: CapturedPayload,
+    inferenceId?: string,
+  ): void {
+    if (!capture || this.closed || (!capture.input && !capture.output)) return;
+    if (!this.sampled(`${endpointName}\n${variantName}`, capture.samplingPercentage)) {
+      this.sampledOut++;
+      return;
+    }
+    let destination: { bucket: string; prefix: string };
+    try {
+      destination = parseS3Uri(capture.destinationS3Uri);
+    } catch (e) {
+      this.warnOnce(capture.destinationS3Uri, `data capture of ${endpointName}: ${(e as Error).message}`);
+      return;
+    }
+    const time = this.clock.now();
+    const record: CaptureRecord = {
+      captureData: {
+        ...(capture.input ? { endpointInput: payload(input, 'INPUT', capture) } : {}),
+        ...(capture.output ? { endpointOutput: payload(output, 'OUTPUT', capture) } : {}),
+      },
+      eventMetadata: {
+        eventId: randomUUID(),
+        ...(inferenceId !== undefined && inferenceId !== '' ? { inferenceId } : {}),
+        inferenceTime: inferenceTime(time),
+      },
+      eventVersion: '0',
+    };
+    const directory = captureDirectory(destination.prefix, endpointName, variantName, time);
+    const id = `${destination.bucket}/${directory}`;
+    let batch = this.batches.get(id);
+    if (!batch) {
+      batch = { bucket: destination.bucket, directory, kmsKeyId: capture.kmsKeyId, first: time, lines: [] };
+      this.batches.set(id, batch);
+    }
+    batch.lines.push(JSON.stringify(record));
+    this.pendingRecords++;
+    if (this.pendingRecords >= this.flushRecords) this.flushInBackground();
+  }
+
+  /** Writes every buffered record to S3 and waits for writes already under way. Rejects if a write fails. */
+  async flush(): Promise<void> {
+    const batches = [...this.batches.values()];
+    this.batches.clear();
+    this.pendingRecords = 0;
+    const run = this.writing.then(() => this.write(batches));
+    // A failed write must not stop later ones; the caller of this flush sees the failure.
+    this.writing = run.catch(() => undefined);
+    await run;
+  }
+
+  /** Stops the timer and writes what is left. Records after close are ignored. */
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.closed = true;
+    await this.flush();
+  }
+
+  stats(): CaptureStats {
+    return { ...this.written, pending: this.pendingRecords, sampledOut: this.sampledOut };
+  }
+
+  private sampled(key: string, percentage: number): boolean {
+    const pct = Math.min(100, Math.max(0, Number.isFinite(percentage) ? percentage : 0));
+    if (pct >= 100) return true;
+    if (pct <= 0) return false;
+    const credit = (this.credit.get(key) ?? 0) + pct;
+    if (credit >= 100) {
+      this.credit.set(key, credit - 100);
+      return true;
+    }
+    this.credit.set(key, credit);
+    return false;
+  }
+
+  private flushInBackground(): void {
+    this.flush().catch((e: unknown) =>
+      this.warnOnce('write', `data capture: writing to S3 failed: ${String(e)}`),
+    );
+  }
+
+  private async write(batches: readonly Batch[]): Promise<void> {
+    const failures: unknown[] = [];
+    await Promise.all(
+      batches.map(async (b) => {
+        const key = `${b.directory}${captureFileName(b.first)}`;
+        try {
+          await this.s3.send(
+            new PutObjectCommand({
+              Bucket: b.bucket,
+              Key: key,
+              Body: `${b.lines.join('\n')}\n`,
+              ContentType: 'application/jsonl',
+              ...(b.kmsKeyId ? { ServerSideEncryption: 'aws:kms' as const, SSEKMSKeyId: b.kmsKeyId } : {}),
+            }),
+          );
+          this.written.records += b.lines.length;
+          this.written.files++;
+        } catch (e) {
+          // Kept for the next flush rather than lost: capture is what the drift check reads.
+          this.requeue(b);
+          failures.push(e);
+        }
+      }),
+    );
+    if (failures.length > 0) throw failures[0];
+  }
+
+  private requeue(b: Batch): void {
+    const id = `${b.bucket}/${b.directory}`;
+    const current = this.batches.get(id);
+    this.batches.set(id, current ? { ...b, lines: [...b.lines, ...current.lines] } : b);
+    this.pendingRecords += b.lines.length;
+  }
+
+  private warnOnce(key: string, message: string): void {
+    if (this.warned.has(key)) return;
+    this.warned.add(key);
+    process.emitWarning(message);
+  }
+}
+
+function payload(p: CapturedPayload, mode: 'INPUT' | 'OUTPUT', config: CaptureConfig): CaptureRecordPayload {
+  const encoding = captureEncoding(p.contentType, config);
+  return {
+    observedContentType: p.contentType,
+    mode,
+    data: encoding === 'BASE64' ? Buffer.from(p.data, 'utf8').toString('base64') : p.data,
+    encoding,
+  };
+}

@@ -1,0 +1,193 @@
+import { randomUUID } from 'node:crypto';
+import type { Context } from 'aws-lambda';
+import { Stack, type CfnElement } from 'aws-cdk-lib';
+import type { IConstruct } from 'constructs';
+import { DevFunction } from '../constructs/lambda-function';
+import type { LocalTemplates } from './template';
+
+/**
+ * The project's Lambda functions, run in-process from their source. Which file, which export and which environment
+ * each one gets come from the app itself (the DevFunction constructs and their resolved template properties), so a
+ * function added or re-wired in CDK runs locally without a change here.
+ */
+
+export interface LocalFunction {
+  /** The function name as the template resolves it locally (what ARNs and event source mappings name). */
+  readonly name: string;
+  readonly arn: string;
+  readonly stackName: string;
+  readonly logicalId: string;
+  /** The handler's TypeScript source. */
+  readonly entry: string;
+  readonly handlerName: string;
+  /** Environment.Variables of the template, resolved to local names. */
+  readonly environment: Readonly<Record<string, string>>;
+  readonly timeoutSeconds: number;
+  readonly memorySize: number;
+}
+
+/**
+ * Variables whose values may differ between functions: they are read once, when the shared Powertools module loads,
+ * and only name the log source. Any other conflict means two handlers would read each other's configuration in one
+ * process, which the local runtime refuses to hide.
+ */
+const PER_FUNCTION = new Set(['POWERTOOLS_SERVICE_NAME', 'NODE_OPTIONS']);
+
+/** Every DevFunction of the app, with what the template says about it. */
+export function localFunctions(scopes: readonly IConstruct[], local: LocalTemplates): LocalFunction[] {
+  const out: LocalFunction[] = [];
+  for (const scope of scopes) {
+    for (const c of scope.node.findAll()) {
+      if (!(c instanceof DevFunction)) continue;
+      const el = c.function.node.defaultChild as CfnElement;
+      const stack = Stack.of(el);
+      const logicalId = stack.resolve(el.logicalId) as string;
+      const resource = local.resource(stack.stackName, logicalId);
+      const props = local.resolve(
+        stack.stackName,
+        local.stack(stack.stackName).template.Resources?.[logicalId]?.Properties ?? {},
+        `Resources.${logicalId}.Properties`,
+      ) as { Environment?: { Variables?: Record<string, string> }; Timeout?: number; MemorySize?: number };
+      out.push({
+        name: resource.ref,
+        arn: resource.attributes.Arn,
+        stackName: stack.stackName,
+        logicalId,
+        entry: c.entry,
+        handlerName: c.handlerName,
+        environment: props.Environment?.Variables ?? {},
+        timeoutSeconds: props.Timeout ?? 3,
+        memorySize: props.MemorySize ?? 128,
+      });
+    }
+  }
+  return out;
+}
+
+/** The environment all functions share in one process; throws naming the variables that conflict. */
+export function sharedEnvironment(functions: readonly LocalFunction[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  const owner: Record<string, string> = {};
+  const conflicts: string[] = [];
+  for (const f of functions) {
+    for (const [k, v] of Object.entries(f.environment)) {
+      if (PER_FUNCTION.has(k)) continue;
+      if (k in env && env[k] !== v) conflicts.push(`${k} (${owner[k]} vs ${f.name})`);
+      env[k] = v;
+      owner[k] = f.name;
+    }
+  }
+  if (conflicts.length > 0)
+    throw new Error(
+      `these Lambda environment variables differ between functions and cannot share one process: ${conflicts.join(', ')}`,
+    );
+  return env;
+}
+
+export interface InvocationRecord {
+  readonly functionName: string;
+  readonly durationMs: number;
+  readonly error?: { readonly name: string; readonly message: string };
+}
+
+export interface LocalLambdasOptions {
+  readonly functions: readonly LocalFunction[];
+  /** Called after every invocation (the platform turns these into AWS/Lambda metrics). */
+  readonly onInvocation?: (record: InvocationRecord) => void;
+}
+
+type Handler = (event: unknown, context: Context) => Promise<unknown>;
+
+/** Invokes the project's handlers in-process, as Lambda would: by name or ARN, with a context and a timeout. */
+export class LocalLambdas {
+  readonly functions: readonly LocalFunction[];
+  private readonly byName = new Map<string, LocalFunction>();
+  private readonly loaded = new Map<string, Handler>();
+  private readonly onInvocation?: (record: InvocationRecord) => void;
+
+  constructor(options: LocalLambdasOptions) {
+    this.functions = options.functions;
+    for (const f of options.functions) {
+      this.byName.set(f.name, f);
+      this.byName.set(f.arn, f);
+    }
+    this.onInvocation = options.onInvocation;
+  }
+
+  /** The function a name or ARN (qualified or not) refers to. */
+  find(nameOrArn: string): LocalFunction | undefined {
+    const direct = this.byName.get(nameOrArn);
+    if (direct) return direct;
+    const m = /:function:([^:]+)/.exec(nameOrArn);
+    return m ? this.byName.get(m[1]) : undefined;
+  }
+
+  async invoke(nameOrArn: string, event: unknown): Promise<unknown> {
+    const fn = this.find(nameOrArn);
+    if (!fn) {
+      const error = new Error(`Function not found: ${nameOrArn}`);
+      error.name = 'ResourceNotFoundException';
+      throw error;
+    }
+    const handler = this.handlerOf(fn);
+    const started = Date.now();
+    const deadline = started + fn.timeoutSeconds * 1000;
+    const context = {
+      callbackWaitsForEmptyEventLoop: false,
+      functionName: fn.name,
+      functionVersion: '$LATEST',
+      invokedFunctionArn: fn.arn,
+      memoryLimitInMB: String(fn.memorySize),
+      awsRequestId: randomUUID(),
+      logGroupName: `/aws/lambda/${fn.name}`,
+      logStreamName: 'local',
+      getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+      done: () => undefined,
+      fail: () => undefined,
+      succeed: () => undefined,
+    } as Context;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      // An in-process handler cannot be killed at its timeout; the caller stops waiting, as Lambda's would.
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          const e = new Error(`Task timed out after ${fn.timeoutSeconds}.00 seconds`);
+          e.name = 'Sandbox.Timedout';
+          reject(e);
+        }, fn.timeoutSeconds * 1000);
+      });
+      const result = await Promise.race([
+        handler(JSON.parse(JSON.stringify(event ?? null)), context),
+        timeout,
+      ]);
+      this.onInvocation?.({ functionName: fn.name, durationMs: Date.now() - started });
+      // What crosses the Lambda boundary is JSON.
+      return result === undefined ? null : JSON.parse(JSON.stringify(result));
+    } catch (e) {
+      const err = e instanceof Error ? e : new Error(String(e));
+      this.onInvocation?.({
+        functionName: fn.name,
+        durationMs: Date.now() - started,
+        error: { name: err.name, message: err.message },
+      });
+      throw err;
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
+  }
+
+  private handlerOf(fn: LocalFunction): Handler {
+    let handler = this.loaded.get(fn.name);
+    if (!handler) {
+      // Loaded on first use, as a cold start: handlers read their environment when their module loads.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const mod = require(fn.entry) as Record<string, unknown>;
+      const h = mod[fn.handlerName];
+      if (typeof h !== 'function')
+        throw new Error(`${fn.entry} does not export a function ${fn.handlerName}`);
+      handler = h as Handler;
+      this.loaded.set(fn.name, handler);
+    }
+    return handler;
+  }
+}
