@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { AwsApiError } from './errors';
@@ -153,14 +153,7 @@ export async function startAwsApiServer(options: AwsApiServerOptions = {}): Prom
       else res.destroy(e instanceof Error ? e : undefined);
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listenOnLoopback(server, options.port ?? 0);
 
   return {
     endpoint: `http://127.0.0.1:${port}`,
@@ -225,4 +218,16 @@ function send(
     ...headers,
   });
   res.end(body);
+}
+
+/** Starts `server` on 127.0.0.1 (port 0: any free port) and resolves to the port it got. */
+export async function listenOnLoopback(server: Server, port: number): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return (server.address() as AddressInfo).port;
 }

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { CaptureConfig, CaptureWriter } from './capture';
 import type { Clock } from './clock';
+import { listenOnLoopback } from './aws-api-server';
 
 /**
  * The SageMaker runtime on loopback: `POST /endpoints/<name>/invocations`, so the real
@@ -335,14 +335,7 @@ export async function startEndpointServer(options: EndpointServerOptions): Promi
       else res.destroy();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listenOnLoopback(server, options.port ?? 0);
   return {
     endpoint: `http://127.0.0.1:${port}`,
     port,

@@ -1,11 +1,9 @@
 import { gzipSync } from 'node:zlib';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { DescribeEndpointOutput } from '@aws-sdk/client-sagemaker';
-import { encodeFeatures, encodeLabel, featureSpec } from '../../lambdas/core/encoding';
-import { readProjectConfig } from '../../lib/config';
 import type { Clock } from '../../lib/local/clock';
 import { AwsApiError } from '../../lib/local/errors';
-import { prng, sampleCsv } from '../../lib/local/sample-data';
+import { prng } from '../../lib/local/sample-data';
 import {
   LocalSageMaker,
   type PublishedMetric,
@@ -14,6 +12,7 @@ import {
 } from '../../lib/local/sagemaker';
 import { modelTarGz, readModelTarGz, trainXgboost, type LocalModel } from '../../lib/local/xgboost';
 import { startTestS3, type TestS3 } from '../helpers/local-s3';
+import { churnCsv, churnSpec } from '../helpers/churn';
 
 /**
  * The local SageMaker control plane against local S3: a training job as the pipeline's Train state sends it,
@@ -31,25 +30,7 @@ const ALARMS = ['proj-endpoint-5xx', 'proj-endpoint-latency'];
 const arn = (type: string, name: string) =>
   `arn:aws:sagemaker:${REGION}:${ACCOUNT}:${type}/${name.toLowerCase()}`;
 
-const spec = featureSpec(readProjectConfig().dataset);
-
-/** Generated churn rows through the real encoding: the XGBoost CSV Prepare writes. */
-function churnCsv(rows: number, seed: number): string {
-  const lines = sampleCsv({ rows, seed }).trimEnd().split('\n');
-  const header = lines[0].split(',');
-  const cols = spec.features.map((f) => header.indexOf(f.name));
-  const target = header.indexOf(spec.target.name);
-  return `${lines
-    .slice(1)
-    .map((l) => {
-      const c = l.split(',');
-      return `${encodeLabel(spec, c[target])},${encodeFeatures(
-        spec,
-        cols.map((i) => c[i]),
-      )}`;
-    })
-    .join('\n')}\n`;
-}
+const spec = churnSpec;
 
 /** A clock that moves only when told: resource timestamps are exact. */
 class ManualClock implements Clock {

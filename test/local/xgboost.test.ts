@@ -3,9 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { encodeFeatures, encodeLabel, featureSpec } from '../../lambdas/core/encoding';
-import { readProjectConfig } from '../../lib/config';
-import { prng, sampleCsv } from '../../lib/local/sample-data';
+import { prng } from '../../lib/local/sample-data';
 import {
   evaluateMetric,
   LocalModel,
@@ -20,33 +18,14 @@ import {
   XgbInputError,
   type XgbDataset,
 } from '../../lib/local/xgboost';
+import { churnCsv, churnSpec } from '../helpers/churn';
 
 /**
  * The local built-in XGBoost: trained by XGBoost itself (WebAssembly, in a worker), scored in TypeScript. The
  * TypeScript scorer is checked against XGBoost's own predictor, metrics against XGBoost's definitions.
  */
 
-const spec = featureSpec(readProjectConfig().dataset);
-
-/** Generated churn rows through the real encoding: the XGBoost CSV Prepare writes (label first, no header). */
-function churnCsv(rows: number, seed: number): string {
-  const lines = sampleCsv({ rows, seed }).trimEnd().split('\n');
-  const header = lines[0].split(',');
-  const cols = spec.features.map((f) => header.indexOf(f.name));
-  const target = header.indexOf(spec.target.name);
-  return (
-    lines
-      .slice(1)
-      .map((l) => {
-        const cells = l.split(',');
-        return `${encodeLabel(spec, cells[target])},${encodeFeatures(
-          spec,
-          cols.map((c) => cells[c]),
-        )}`;
-      })
-      .join('\n') + '\n'
-  );
-}
+const spec = churnSpec;
 
 /** 10 features in [-1, 1] with missing cells and exact -1s (the WebAssembly build's missing marker). */
 function synthetic(
