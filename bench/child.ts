@@ -8,7 +8,11 @@ import { pathToFileURL } from 'node:url';
 export function runChild<T>(args: string[]): Promise<T> {
   const tsx = pathToFileURL(require.resolve('tsx')).href;
   return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, ['--import', tsx, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const c = spawn(process.execPath, ['--import', tsx, ...args], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      // The SDK's Node 20 end-of-support notice would only clutter the figures.
+      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    });
     let out = '';
     c.stdout.on('data', (d: Buffer) => (out += d.toString()));
     c.on('error', reject);
