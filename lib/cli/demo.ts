@@ -109,7 +109,11 @@ export async function demoCommand(argv: string[], progress: Progress): Promise<n
     config: demoConfig(readProjectConfig() as unknown as Record<string, unknown>),
     keep: values.keep === true,
     sizes: DEMO_SIZES,
-    reporter: { step: (name, fn, detail) => progress.step(name, fn, detail), info: (m) => progress.info(m) },
+    reporter: {
+      step: (name, fn, detail) => progress.step(name, fn, detail),
+      info: (m) => progress.info(m),
+      ticker: (name) => progress.ticker(name),
+    },
   });
   if (values.json === true) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   else process.stdout.write(`\n${summary(result)}`);

@@ -18,6 +18,7 @@ import { predict, readDeployed, recordsFromCsv } from './traffic';
  */
 
 const HOUR = 3_600_000;
+const SPINNER = ['|', '/', '-', '\\'];
 
 export interface LoopSizes {
   /** Rows of the clean gzipped file and of the file with 2% invalid rows. */
@@ -44,6 +45,8 @@ export const DEMO_SIZES: LoopSizes = {
 export interface LoopReporter {
   step<T>(name: string, fn: () => Promise<T>, detail?: (result: T) => string): Promise<T>;
   info(message: string): void;
+  /** A live line for long steps (redrawn in place on a terminal). @default none */
+  ticker?(name: string): { update(text: string): void; done(): void };
 }
 
 export interface FileOutcome {
@@ -124,12 +127,25 @@ export async function runLoop(
   const problems: string[] = [];
   const stage = async <T>(name: string, fn: () => Promise<T>, detail?: (r: T) => string): Promise<T> => {
     const t0 = performance.now();
+    const ticker = reporter.ticker?.(name);
+    const spin = ticker
+      ? setInterval(() => {
+          const frame = SPINNER[Math.floor((performance.now() - t0) / 100) % SPINNER.length];
+          const doing = live?.activity() ?? '';
+          ticker.update(
+            `${frame} ${((performance.now() - t0) / 1000).toFixed(1)} s${doing ? `  ${doing}` : ''}`,
+          );
+        }, 100)
+      : undefined;
     try {
       return await reporter.step(name, fn, detail);
     } finally {
+      if (spin) clearInterval(spin);
+      ticker?.done();
       timings.push({ stage: name, ms: performance.now() - t0 });
     }
   };
+  let live: LocalPlatform | undefined;
   const expect = (ok: boolean, problem: string): void => {
     if (!ok) problems.push(problem);
   };
@@ -149,6 +165,8 @@ export async function runLoop(
       }),
     (p) => `S3 ${p.s3Endpoint}, AWS APIs ${p.awsEndpoint}, endpoint ${p.runtimeEndpoint}`,
   );
+  live = platform;
+  live = platform;
   const { names } = platform;
   const runtime = new SageMakerRuntimeClient({
     region: names.region,

@@ -83,6 +83,8 @@ export interface LocalExecution {
   readonly input: unknown;
   readonly startDate: Date;
   status: 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+  /** The state the execution is in now (for progress displays). */
+  currentState?: string;
   stopDate?: Date;
   record?: ExecutionRecord;
   readonly done: Promise<ExecutionRecord>;
@@ -377,6 +379,7 @@ export class LocalPlatform {
           executionName: name,
           stateMachineArn: machine.arn,
           waitMilliseconds: this.timings.waitMilliseconds,
+          onStateEntered: (state) => (execution.currentState = state),
         });
       } catch (e) {
         // The engine rejects a definition it cannot run: an execution failure, not a crash of the platform.
@@ -421,6 +424,12 @@ export class LocalPlatform {
   /** Writes buffered capture records to S3 now (the drift check reads only what is in S3). */
   async flushCapture(): Promise<void> {
     await this.capture.flush();
+  }
+
+  /** What is going on now, in a few words: the running executions and their states. */
+  activity(): string {
+    const running = this.executions.filter((e) => e.status === 'RUNNING');
+    return running.map((e) => `execution ${e.name.slice(0, 8)}: ${e.currentState ?? 'starting'}`).join(', ');
   }
 
   async close(): Promise<void> {

@@ -136,6 +136,8 @@ export interface RunOptions {
    * @default 0
    */
   readonly waitMilliseconds?: number;
+  /** Called with the name of each state as it is entered (progress displays). @default none */
+  readonly onStateEntered?: (state: string) => void;
 }
 
 export interface ExecutionRecord {
@@ -212,7 +214,11 @@ export async function runExecution(
   });
   const events: EngineEvent[] = [];
   const collecting = (async () => {
-    for await (const event of execution.eventLogs) events.push(event as EngineEvent);
+    for await (const event of execution.eventLogs) {
+      const e = event as EngineEvent;
+      events.push(e);
+      if (e.type === 'StateEntered' && e.state) options.onStateEntered?.(e.state.name);
+    }
   })();
   let output: unknown;
   let failed = false;
