@@ -98,7 +98,16 @@ export function pointerJson(pointer: CurrentPointer): string {
 
 /** Splits `s3://bucket/key`. */
 export function parseS3Uri(uri: string): { bucket: string; key: string } {
-  const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(uri);
-  if (!m) throw new Error(`not an s3://bucket/key URI: ${uri}`);
+  const m = S3_URI.exec(uri);
+  if (!m || m[2] === '') throw new Error(`not an s3://bucket/key URI: ${uri}`);
+  return { bucket: m[1], key: m[2] };
+}
+
+const S3_URI = /^s3:\/\/([^/]+)\/?(.*)$/;
+
+/** `s3://bucket[/key-or-prefix]` split in two; the key may be empty (a whole bucket, as S3 prefixes allow). */
+export function splitS3Uri(uri: string): { bucket: string; key: string } {
+  const m = S3_URI.exec(uri);
+  if (!m) throw new Error(`not an s3:// URI: ${uri}`);
   return { bucket: m[1], key: m[2] };
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { splitS3Uri } from '../../lambdas/core/pointer';
 import type { Clock } from './clock';
 
 /**
@@ -111,9 +112,8 @@ export function inferenceTime(time: Date): string {
 
 /** Bucket and key prefix (no leading or trailing slash, maybe empty) of an s3:// URI. */
 export function parseS3Uri(uri: string): { bucket: string; prefix: string } {
-  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(uri);
-  if (!m) throw new Error(`not an s3:// URI: ${uri}`);
-  return { bucket: m[1]!, prefix: m[2]!.replace(/\/+$/, '') };
+  const { bucket, key } = splitS3Uri(uri);
+  return { bucket, prefix: key.replace(/\/+$/, '') };
 }
 
 /** `yyyy/mm/dd/hh/` of a time, UTC. */

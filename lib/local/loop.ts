@@ -375,12 +375,10 @@ export async function runLoop(
         'version 2 was not deployed through UpdateEndpoint',
       );
       deployed = await readDeployed(platform.s3, names.buckets.artifacts);
-      const v2Job = (retraining.record?.output as { jobName?: string } | undefined)?.jobName;
       expect(
         deployed?.pointer.execution === retraining.name,
         'baselines/current.json does not point at version 2',
       );
-      void v2Job;
       await stage(
         'send traffic to version 2',
         () => sendTraffic(1),

@@ -7,7 +7,7 @@ import type { SQSBatchResponse } from 'aws-lambda';
 import { createS3Client } from '../../lambdas/shared/clients';
 import type { DevMlopsStacks } from '../app';
 import type { DevMlopsConfig } from '../config';
-import { stateMachinesOf, taskStates, trainingStateMachine, type TemplateStateMachine } from './asl';
+import { stateMachinesOf, trainingStateMachine, type TemplateStateMachine } from './asl';
 import { AwsApiError } from './errors';
 import { startAwsApiServer, type AwsApiServer } from './aws-api-server';
 import { CaptureWriter } from './capture';
@@ -139,6 +139,8 @@ export class LocalPlatform {
   private readonly timings: typeof DEFAULT_TIMINGS;
   private readonly directory: string;
   private readonly rules: readonly LocalRule[];
+  private readonly queues: ReadonlyMap<string, QueueRoute>;
+  private localServices?: LocalServices;
   private closed = false;
 
   private constructor(options: LocalPlatformOptions) {
@@ -186,6 +188,14 @@ export class LocalPlatform {
         if (r.error) this.log(`Lambda ${r.functionName} failed: ${r.error.name}: ${r.error.message}`);
       },
     });
+    // Every evaluation (a tick, a canary bake reading its rollback alarms, DescribeAlarms) sends its state changes
+    // to the bus, as CloudWatch does: none is lost because someone other than tick() evaluated first.
+    this.alarms.onChange((c) => {
+      this.log(`alarm ${c.alarmName}: ${c.previous.value} -> ${c.current.value}`);
+      const event = alarmStateChangeEvent(c, this.templates.pseudo) as EventBridgeEvent;
+      void this.track(this.putEvent(event));
+    });
+    this.queues = queueConsumers(this.templates);
     this.rules = rulesFromTemplates(this.templates);
     this.bus = new LocalEventBus({
       rules: this.rules,
@@ -264,7 +274,7 @@ export class LocalPlatform {
         .map((g) => this.templates.resource(g.stackName, g.logicalId).attributes.ModelPackageGroupName),
       alarmState: (name) => {
         // A canary bake reads the rollback alarms as they are now.
-        this.evaluateAlarms();
+        this.alarms.evaluate();
         return this.alarms.state(name);
       },
     });
@@ -328,17 +338,9 @@ export class LocalPlatform {
   async tick(): Promise<AlarmStateChange[]> {
     await this.bus.tick();
     await this.idle();
-    const changes = this.evaluateAlarms();
-    for (const c of changes) {
-      this.log(`alarm ${c.alarmName}: ${c.previous.value} -> ${c.current.value}`);
-      const { region, accountId } = this.templates.pseudo;
-      await this.putEvent(alarmStateChangeEvent(c, { region, accountId }) as EventBridgeEvent);
-    }
+    const changes = this.alarms.evaluate();
+    await this.idle();
     return changes;
-  }
-
-  private evaluateAlarms(): AlarmStateChange[] {
-    return this.alarms.evaluate();
   }
 
   /** Starts an execution of a state machine (the training one by default), as StartExecution does. */
@@ -375,7 +377,7 @@ export class LocalPlatform {
     const run = (async () => {
       let record: ExecutionRecord;
       try {
-        record = await runExecution(machine.definition, input, this.services(), {
+        record = await runExecution(machine.definition, input, (this.localServices ??= this.services()), {
           executionName: name,
           stateMachineArn: machine.arn,
           waitMilliseconds: this.timings.waitMilliseconds,
@@ -474,41 +476,27 @@ export class LocalPlatform {
    * maxReceiveCount receives, all as the template configures it.
    */
   private async sendToQueue(queueArn: string, body: string): Promise<void> {
-    const queue = this.templates.resourcesOfType('AWS::SQS::Queue').find((q) => {
-      const r = this.templates.resource(q.stackName, q.logicalId);
-      return r.attributes.Arn === queueArn;
-    });
+    const queue = this.queues.get(queueArn);
     if (!queue) throw new Error(`no queue ${queueArn} in the templates`);
-    const props = this.templates.resolve(
-      queue.stackName,
-      queue.resource.Properties ?? {},
-      queue.logicalId,
-    ) as {
-      RedrivePolicy?: { deadLetterTargetArn?: string; maxReceiveCount?: number };
-    };
-    const mapping = this.templates
-      .resourcesOfType('AWS::Lambda::EventSourceMapping')
-      .map((m) => this.templates.resolve(m.stackName, m.resource.Properties ?? {}, m.logicalId))
-      .find((p) => (p as { EventSourceArn?: string }).EventSourceArn === queueArn) as
-      { FunctionName: string; FunctionResponseTypes?: string[] } | undefined;
+    const mapping = queue.consumer;
     if (!mapping) {
       // Nothing consumes it: it stays in the queue (kept where a test can see it).
       this.deadLetters.set(queueArn, [...(this.deadLetters.get(queueArn) ?? []), body]);
       return;
     }
-    const maxReceives = props.RedrivePolicy?.maxReceiveCount ?? 1;
+    const maxReceives = queue.maxReceiveCount;
     for (let receive = 1; receive <= maxReceives; receive++) {
       const event = toSqsEvent([JSON.parse(body)], queueArn);
       event.Records[0].attributes.ApproximateReceiveCount = String(receive);
       try {
-        const result = (await this.lambdas.invoke(mapping.FunctionName, event)) as SQSBatchResponse | null;
+        const result = (await this.lambdas.invoke(mapping, event)) as SQSBatchResponse | null;
         const failed = (result?.batchItemFailures ?? []).length > 0;
         if (!failed) return;
       } catch {
         // A thrown error fails the whole batch: received again.
       }
     }
-    const dlq = props.RedrivePolicy?.deadLetterTargetArn;
+    const dlq = queue.deadLetterArn;
     if (dlq) {
       this.deadLetters.set(dlq, [...(this.deadLetters.get(dlq) ?? []), body]);
       const queueName = dlq.split(':').pop()!;
@@ -523,32 +511,32 @@ export class LocalPlatform {
 
   /** The local stand-ins for every Task of the state machines, routed by their Resource. */
   private services(): LocalServices {
+    // Routed by `sagemaker:<action>` for every API the engine serves: a state calling another one of them runs
+    // without a change here.
     const sagemakerServices: Record<string, ServiceHandler> = {};
-    for (const machine of this.stateMachines) {
-      for (const { resource } of taskStates(machine.definition)) {
-        if (resource.service !== 'sagemaker') continue;
-        const api = resource.action.charAt(0).toUpperCase() + resource.action.slice(1);
-        const key = `sagemaker:${resource.action}`;
-        sagemakerServices[key] = async (request: unknown, call: TaskCall) => {
-          const integration = call.task.resource.integration === 'aws-sdk' ? 'aws-sdk' : 'optimized';
-          try {
-            if (api === 'CreateTrainingJob' && call.task.resource.pattern === 'sync') {
-              const described = (await this.sagemaker.runTrainingJob(request)) as {
-                TrainingJobStatus?: string;
-              };
-              // The .sync integration fails the task with the final Describe as the cause.
-              if (described.TrainingJobStatus !== 'Completed')
-                throw new TaskFailure('States.TaskFailed', JSON.stringify(described));
-              return described;
-            }
-            return await this.sagemaker.call(api, request);
-          } catch (e) {
-            if (e instanceof AwsApiError)
-              throw new TaskFailure(stepFunctionsErrorName(e, integration), e.message);
-            throw e;
+    for (const api of LocalSageMaker.APIS) {
+      sagemakerServices[`sagemaker:${api.charAt(0).toLowerCase()}${api.slice(1)}`] = async (
+        request: unknown,
+        call: TaskCall,
+      ) => {
+        const integration = call.task.resource.integration === 'aws-sdk' ? 'aws-sdk' : 'optimized';
+        try {
+          if (api === 'CreateTrainingJob' && call.task.resource.pattern === 'sync') {
+            const described = (await this.sagemaker.runTrainingJob(request)) as {
+              TrainingJobStatus?: string;
+            };
+            // The .sync integration fails the task with the final Describe as the cause.
+            if (described.TrainingJobStatus !== 'Completed')
+              throw new TaskFailure('States.TaskFailed', JSON.stringify(described));
+            return described;
           }
-        };
-      }
+          return await this.sagemaker.call(api, request);
+        } catch (e) {
+          if (e instanceof AwsApiError)
+            throw new TaskFailure(stepFunctionsErrorName(e, integration), e.message);
+          throw e;
+        }
+      };
     }
     return {
       services: {
@@ -591,30 +579,29 @@ export class LocalPlatform {
           this.log(`notification: ${n.subject ?? ''}: ${n.message}`);
           return { MessageId: randomUUID() };
         },
-        'sfn:listExecutions': (request: unknown) => this.listExecutions(request),
+        'sfn:listExecutions': (request: unknown) => {
+          const r = request as { StateMachineArn?: string; StatusFilter?: string; MaxResults?: number };
+          // The AWS SDK integration answers with the API's fields in PascalCase.
+          const list = this.executionsMatching(r.StateMachineArn, r.StatusFilter, r.MaxResults);
+          return { Executions: list.map((e) => pascalCaseKeys(executionSummary(e))) };
+        },
         'cloudwatch:putMetricData': (request: unknown) => this.metrics.putMetricData(request),
       },
       lambda: (functionName, payload) => this.lambdas.invoke(functionName, payload),
     };
   }
 
-  private listExecutions(request: unknown): unknown {
-    const r = request as { StateMachineArn?: string; StatusFilter?: string; MaxResults?: number };
-    const list = this.executions
-      .filter((e) => r.StateMachineArn === undefined || e.stateMachineArn === r.StateMachineArn)
-      .filter((e) => r.StatusFilter === undefined || e.status === r.StatusFilter)
+  /** Executions newest first, as ListExecutions filters them. */
+  private executionsMatching(
+    stateMachineArn?: string,
+    status?: string,
+    maxResults?: number,
+  ): LocalExecution[] {
+    return this.executions
+      .filter((e) => stateMachineArn === undefined || e.stateMachineArn === stateMachineArn)
+      .filter((e) => status === undefined || e.status === status)
       .sort((a, b) => b.startDate.getTime() - a.startDate.getTime())
-      .slice(0, r.MaxResults && r.MaxResults > 0 ? r.MaxResults : 100);
-    return {
-      Executions: list.map((e) => ({
-        ExecutionArn: e.executionArn,
-        StateMachineArn: e.stateMachineArn,
-        Name: e.name,
-        Status: e.status,
-        StartDate: e.startDate,
-        ...(e.stopDate ? { StopDate: e.stopDate } : {}),
-      })),
-    };
+      .slice(0, maxResults !== undefined && maxResults > 0 ? maxResults : 100);
   }
 
   private describeExecution(request: unknown): unknown {
@@ -646,7 +633,7 @@ export class LocalPlatform {
       GetMetricData: (r) => this.metrics.getMetricData(r),
       ListMetrics: (r) => this.metrics.list(r),
       DescribeAlarms: (r) => {
-        this.evaluateAlarms();
+        this.alarms.evaluate();
         return this.alarms.describeAlarms(r);
       },
     });
@@ -675,20 +662,10 @@ export class LocalPlatform {
           statusFilter?: string;
           maxResults?: number;
         };
-        const out = this.listExecutions({
-          StateMachineArn: stateMachineArn,
-          StatusFilter: statusFilter,
-          MaxResults: maxResults,
-        }) as { Executions: Array<Record<string, unknown>> };
         return {
-          executions: out.Executions.map((e) => ({
-            executionArn: e.ExecutionArn,
-            stateMachineArn: e.StateMachineArn,
-            name: e.Name,
-            status: e.Status,
-            startDate: e.StartDate,
-            ...(e.StopDate ? { stopDate: e.StopDate } : {}),
-          })),
+          executions: this.executionsMatching(stateMachineArn, statusFilter, maxResults).map(
+            executionSummary,
+          ),
         };
       },
       ListStateMachines: () => ({
@@ -734,4 +711,52 @@ function platformNames(stacks: DevMlopsStacks, local: LocalTemplates): PlatformN
     region: local.pseudo.region,
     accountId: local.pseudo.accountId,
   };
+}
+
+/** An ExecutionListItem of the Step Functions API. */
+function executionSummary(e: LocalExecution): Record<string, unknown> {
+  return {
+    executionArn: e.executionArn,
+    stateMachineArn: e.stateMachineArn,
+    name: e.name,
+    status: e.status,
+    startDate: e.startDate,
+    ...(e.stopDate ? { stopDate: e.stopDate } : {}),
+  };
+}
+
+function pascalCaseKeys(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k.charAt(0).toUpperCase() + k.slice(1), v]));
+}
+
+interface QueueRoute {
+  /** The function an event source mapping delivers the queue's messages to. */
+  readonly consumer?: string;
+  readonly maxReceiveCount: number;
+  readonly deadLetterArn?: string;
+}
+
+/** Every queue of the templates by ARN, with its consumer and redrive policy. */
+function queueConsumers(local: LocalTemplates): Map<string, QueueRoute> {
+  const consumers = new Map<string, string>();
+  for (const m of local.resourcesOfType('AWS::Lambda::EventSourceMapping')) {
+    const p = local.resolve(m.stackName, m.resource.Properties ?? {}, m.logicalId) as {
+      EventSourceArn?: string;
+      FunctionName: string;
+    };
+    if (p.EventSourceArn !== undefined) consumers.set(p.EventSourceArn, p.FunctionName);
+  }
+  const queues = new Map<string, QueueRoute>();
+  for (const q of local.resourcesOfType('AWS::SQS::Queue')) {
+    const arn = local.resource(q.stackName, q.logicalId).attributes.Arn;
+    const p = local.resolve(q.stackName, q.resource.Properties ?? {}, q.logicalId) as {
+      RedrivePolicy?: { deadLetterTargetArn?: string; maxReceiveCount?: number };
+    };
+    queues.set(arn, {
+      consumer: consumers.get(arn),
+      maxReceiveCount: p.RedrivePolicy?.maxReceiveCount ?? 1,
+      deadLetterArn: p.RedrivePolicy?.deadLetterTargetArn,
+    });
+  }
+  return queues;
 }

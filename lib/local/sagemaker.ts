@@ -1,4 +1,6 @@
 import { gunzipSync } from 'node:zlib';
+import { splitS3Uri } from '../../lambdas/core/pointer';
+import type { CaptureConfig } from './capture';
 import {
   GetObjectCommand,
   HeadObjectCommand,
@@ -59,14 +61,7 @@ export interface ServingVariant {
   readonly variantName: string;
   readonly modelName: string;
   readonly model: LocalModel;
-  readonly capture?: {
-    readonly destinationS3Uri: string;
-    readonly samplingPercentage: number;
-    readonly input: boolean;
-    readonly output: boolean;
-    readonly csvContentTypes: string[];
-    readonly kmsKeyId?: string;
-  };
+  readonly capture?: CaptureConfig;
 }
 
 export interface ServingEndpoint {
@@ -334,12 +329,6 @@ function compact<T>(value: T): T {
   return out as T;
 }
 
-function parseS3Uri(uri: string): { bucket: string; key: string } {
-  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(uri);
-  if (!m) throw new Error(`not an s3:// URI: ${uri}`);
-  return { bucket: m[1], key: m[2] };
-}
-
 function sortAndPage<T>(
   items: T[],
   request: Json,
@@ -576,7 +565,7 @@ export class LocalSageMaker {
   }
 
   private async getObject(uri: string): Promise<Buffer> {
-    const { bucket, key } = parseS3Uri(uri);
+    const { bucket, key } = splitS3Uri(uri);
     const out = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     return Buffer.from(await out.Body!.transformToByteArray());
   }
@@ -646,7 +635,7 @@ export class LocalSageMaker {
       this.advance(job, 'Uploading', 'Uploading generated training model');
       const output = r.OutputDataConfig!.S3OutputPath!.replace(/\/+$/, '');
       const artifact = `${output}/${job.name}/output/model.tar.gz`;
-      const { bucket, key } = parseS3Uri(artifact);
+      const { bucket, key } = splitS3Uri(artifact);
       try {
         await this.s3.send(
           new PutObjectCommand({
@@ -741,7 +730,7 @@ export class LocalSageMaker {
         `Channel ${name}: content type ${c.ContentType} is not supported locally (text/csv)`,
       );
     }
-    const { bucket, key: prefix } = parseS3Uri(source.S3Uri!);
+    const { bucket, key: prefix } = splitS3Uri(source.S3Uri!);
     const keys: string[] = [];
     let token: string | undefined;
     try {
@@ -872,7 +861,7 @@ export class LocalSageMaker {
     for (const c of containers) {
       if (c.ModelPackageName) this.packageOf(c.ModelPackageName);
       if (c.ModelDataUrl) {
-        const { bucket, key } = parseS3Uri(c.ModelDataUrl);
+        const { bucket, key } = splitS3Uri(c.ModelDataUrl);
         try {
           await this.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
         } catch {
