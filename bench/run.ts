@@ -1,6 +1,8 @@
 import { demoBench, printDemoBench } from './demo';
 import { driftBench, printDriftBench } from './drift';
+import { inferenceBench, printInferenceBench } from './inference';
 import { prepareBench, printPrepareBench } from './prepare';
+import { printReliabilityBench, reliabilityBench } from './reliability';
 import { printValidationBench, validationBench } from './validation';
 
 /**
@@ -12,6 +14,8 @@ const BENCHES: Record<string, () => Promise<void>> = {
   prepare: async () => printPrepareBench(await prepareBench()),
   drift: async () => printDriftBench(await driftBench()),
   demo: async () => printDemoBench(await demoBench()),
+  inference: async () => printInferenceBench(await inferenceBench()),
+  reliability: async () => printReliabilityBench(await reliabilityBench()),
 };
 
 async function main(): Promise<void> {

@@ -228,6 +228,11 @@ export class CaptureParser {
 
   /** One line `s[start, end)` (without its newline). */
   private line(start: number, end: number): void {
+    // The limit holds however the line arrived: whole inside one chunk, or joined from several.
+    if (end - start > this.maxLineChars) {
+      this.counts.malformedLines++;
+      return;
+    }
     this.p = start;
     this.e = end;
     this.ws();
@@ -664,7 +669,8 @@ export class CaptureParser {
   }
 
   private prediction(v: number): void {
-    if (Number.isNaN(v)) {
+    // JSON.parse reads an over-range literal such as 1e999 as Infinity: no score, label or value is infinite.
+    if (!Number.isFinite(v)) {
       this.counts.invalidValues++;
       return;
     }

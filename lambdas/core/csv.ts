@@ -151,7 +151,7 @@ export class CsvReader {
   private ff = 0;
   private hi = 0;
   private bad = BAD_NONE;
-  /** Where the scan stopped after an overflow, in the buffer being parsed. */
+  /** After an overflow: where to look for the LF that ends the line, in the buffer being parsed. */
   private overflowAt = 0;
   private ended = false;
 
@@ -291,7 +291,15 @@ export class CsvReader {
         return pos;
       }
       if (r === OVERFLOW) {
+        const carried = this.carryLen;
         this.carryLen = 0;
+        // An LF past the content limit that a quoted field took as data ends the line after all (see parse). It
+        // can only be in the segment just appended, so the bytes after it are still in this chunk.
+        const k = this.carry.subarray(0, carried).indexOf(LF, this.maxLineBytes);
+        if (k >= 0) {
+          this.emitTooLong();
+          return pos - (carried - k - 1);
+        }
         const next = chunk.indexOf(LF, pos);
         if (next < 0) {
           this.skipping = true;
@@ -511,7 +519,9 @@ export class CsvReader {
       }
     }
     if (i >= limit) {
-      this.overflowAt = i;
+      // Resynchronise at the first LF past the allowed content, even one a quoted field took as data: a line
+      // one byte too long with an open quote must not take the next line with it.
+      this.overflowAt = recStart + this.maxLineBytes;
       return OVERFLOW;
     }
     this.st = st;

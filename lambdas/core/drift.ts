@@ -41,6 +41,37 @@ export interface DriftOptions {
   readonly predictionThreshold?: number;
 }
 
+/**
+ * The counts PSI and KS were computed from, so that a report can draw both distributions. Missing values are
+ * not in them (they are reported as rates).
+ */
+export type Distribution = NumericDistribution | CategoricalDistribution;
+
+export interface NumericDistribution {
+  readonly kind: 'numeric';
+  /**
+   * The baseline's inner bin edges: bin 0 is v <= edges[0], bin i is edges[i-1] < v <= edges[i], the last bin
+   * is v > edges[edges.length - 1]. `baseline` and `current` have edges.length + 1 entries.
+   */
+  readonly edges: number[];
+  /** Training values per bin. */
+  readonly baseline: number[];
+  /** Captured values per bin. */
+  readonly current: number[];
+}
+
+export interface CategoricalDistribution {
+  readonly kind: 'categorical';
+  readonly categories: string[];
+  /** Training values per category. */
+  readonly baseline: number[];
+  /** Captured values per category. */
+  readonly current: number[];
+  /** Values outside the categories (the unseen bucket PSI also counts). */
+  readonly baselineUnseen: number;
+  readonly currentUnseen: number;
+}
+
 export interface FeatureDrift {
   readonly name: string;
   readonly type: FeatureType;
@@ -56,6 +87,7 @@ export interface FeatureDrift {
   readonly baselineMissingRate: number;
   readonly threshold: number;
   readonly drifted: boolean;
+  readonly distribution: Distribution;
 }
 
 export interface PredictionDrift {
@@ -67,6 +99,7 @@ export interface PredictionDrift {
   readonly linf: number | null;
   readonly threshold: number;
   readonly drifted: boolean;
+  readonly distribution: Distribution;
 }
 
 export interface DriftReport {
@@ -190,6 +223,25 @@ class BinCounter {
     return sum(this.counts);
   }
 
+  distribution(): Distribution {
+    const ref = this.ref;
+    if (ref.kind === 'numeric')
+      return {
+        kind: 'numeric',
+        edges: [...ref.edges],
+        baseline: [...ref.counts],
+        current: Array.from(this.counts),
+      };
+    return {
+      kind: 'categorical',
+      categories: [...ref.categories],
+      baseline: [...ref.counts],
+      current: Array.from(this.counts.subarray(0, this.k)),
+      baselineUnseen: ref.unseen,
+      currentUnseen: this.counts[this.k],
+    };
+  }
+
   stats(epsilon: number): { psi: number | null; linf: number | null; ks: number | null } {
     const n = this.present;
     if (n === 0 || this.baselineN === 0) return { psi: null, linf: null, ks: null };
@@ -304,6 +356,7 @@ export class DriftAccumulator {
         baselineMissingRate: missingRate(ref),
         threshold,
         drifted: sufficient && c.present >= this.minFeatureSamples && s.psi !== null && s.psi > threshold,
+        distribution: c.distribution(),
       };
     });
     let maxDrift = 0;
@@ -330,6 +383,7 @@ export class DriftAccumulator {
           ...s,
           threshold: this.predictionThreshold,
           drifted: pc.present >= this.minSamples && s.psi !== null && s.psi > this.predictionThreshold,
+          distribution: pc.distribution(),
         },
       };
     }

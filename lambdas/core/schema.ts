@@ -83,6 +83,16 @@ export const datasetSchemaZ = z
         });
       seen.add(f.name);
     });
+    // Curated data spells every boolean true or false, and Prepare reads a cell equal to a missing value as
+    // missing: with either spelling among the missing values, valid booleans would silently become missing.
+    const clash = s.missingValues.filter((v) => v === 'true' || v === 'false');
+    if (clash.length > 0 && s.fields.some((f) => f.type === 'boolean')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['missingValues'],
+        message: `${clash.join(' and ')} cannot be a missing value in a schema with boolean fields: curated data spells booleans that way`,
+      });
+    }
     const target = s.fields.find((f) => f.name === s.target);
     if (!target) {
       ctx.addIssue({

@@ -1,19 +1,23 @@
 import { listKeys } from '../shared/s3';
-import type { Readable } from 'node:stream';
 import { PutMetricDataCommand, type CloudWatchClient, type MetricDatum } from '@aws-sdk/client-cloudwatch';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import type { Baseline } from '../core/baseline';
 import { CaptureParser, type CaptureStats } from '../core/capture';
 import { DriftAccumulator, type DriftReport } from '../core/drift';
+import { driftNotification } from '../core/drift-notification';
+import { renderDriftHtml } from '../core/html/drift';
 import type { FeatureSpec } from '../core/encoding';
 import { parsePointer, parseS3Uri, POINTER_KEY, type CurrentPointer } from '../core/pointer';
 import { numberEnv, requiredEnv } from '../shared/env';
+import { openObject, readObjectBytes } from '../shared/object-reader';
 
 /**
  * The drift check of one window (DESIGN.md section 8), as a module the handler wraps: reads the deployed
  * model's baseline and feature spec through `baselines/current.json`, streams the window's capture objects
  * through one CaptureParser into one DriftAccumulator (memory bounded by the bins, not the traffic), writes
- * the report and publishes the drift metrics.
+ * the report (JSON, and HTML beside it), publishes the drift metrics and, when the window drifted, announces it on
+ * the SNS topic with both reports' locations.
  */
 
 export const METRIC_NAMESPACE = 'DevMLOps';
@@ -29,6 +33,8 @@ export interface DriftEnv {
   readonly threshold: number;
   readonly featureThresholds: Readonly<Record<string, number>>;
   readonly namespace: string;
+  /** Where a drifted window is announced; no notification without it. */
+  readonly topicArn?: string;
 }
 
 export function readDriftEnv(env: NodeJS.ProcessEnv = process.env): DriftEnv {
@@ -41,7 +47,15 @@ export function readDriftEnv(env: NodeJS.ProcessEnv = process.env): DriftEnv {
     threshold: numberEnv(env, 'DRIFT_THRESHOLD', 0.2, { min: Number.MIN_VALUE, max: 1e6 }),
     featureThresholds: featureThresholdsEnv(env.FEATURE_THRESHOLDS),
     namespace: env.POWERTOOLS_METRICS_NAMESPACE ?? METRIC_NAMESPACE,
+    topicArn: topicArnEnv(env.TOPIC_ARN),
   };
+}
+
+function topicArnEnv(raw: string | undefined): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^arn:[a-z-]+:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}(\.fifo)?$/.test(raw))
+    throw new Error(`Environment variable TOPIC_ARN must be an SNS topic ARN, got "${raw}"`);
+  return raw;
 }
 
 function featureThresholdsEnv(raw: string | undefined): Record<string, number> {
@@ -90,6 +104,11 @@ export function reportKey(endpointName: string, window: DriftWindow): string {
   return `reports/drift/${endpointName}/${hourPath(window.hours[window.hours.length - 1])}.json`;
 }
 
+/** The HTML report beside the JSON one: the same key with .html. */
+export function htmlReportKey(jsonKey: string): string {
+  return jsonKey.replace(/\.json$/, '.html');
+}
+
 export interface DriftCheckResult {
   status: 'ok' | 'insufficient-data' | 'no-model';
   samples: number;
@@ -99,6 +118,10 @@ export interface DriftCheckResult {
   maxDrift: number;
   /** Key of the report in the artifacts bucket; absent when no model is deployed. */
   reportKey?: string;
+  /** Key of the HTML report next to it. */
+  htmlReportKey?: string;
+  /** The SNS MessageId of the drift notification, when one was published. */
+  notificationId?: string;
 }
 
 /** What is stored at reportKey: the DriftReport and where it came from. */
@@ -113,13 +136,14 @@ export interface StoredDriftReport extends DriftReport {
 export interface DriftCheckDeps {
   readonly s3: S3Client;
   readonly cloudWatch: CloudWatchClient;
+  /** Publishes the drift notification; needed only when env.topicArn is set. */
+  readonly sns?: SNSClient;
   readonly log?: (message: string, extra?: Record<string, unknown>) => void;
 }
 
 async function getText(s3: S3Client, bucket: string, key: string): Promise<string | undefined> {
   try {
-    const r = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    return await r.Body!.transformToString('utf-8');
+    return (await readObjectBytes(s3, { Bucket: bucket, Key: key })).toString('utf-8');
   } catch (err) {
     const name = (err as { name?: string }).name;
     if (name === 'NoSuchKey' || name === 'NotFound') return undefined;
@@ -256,8 +280,13 @@ export async function runDriftCheck(
   const keys = await windowCaptureKeys(deps.s3, env.artifactsBucket, env.endpointName, window);
   let stats: CaptureStats = parser.stats;
   for (const key of keys) {
-    const r = await deps.s3.send(new GetObjectCommand({ Bucket: env.artifactsBucket, Key: key }));
-    for await (const chunk of r.Body as Readable) parser.push(chunk as Uint8Array);
+    // Resumed after a broken connection, so the parser sees every byte exactly once.
+    const object = await openObject(deps.s3, { Bucket: env.artifactsBucket, Key: key });
+    try {
+      for await (const chunk of object.body) parser.push(chunk);
+    } finally {
+      object.destroy();
+    }
     stats = parser.end();
   }
 
@@ -271,6 +300,23 @@ export async function runDriftCheck(
     capture: { ...stats, objects: keys.length },
     ...report,
   };
+  const htmlKey = htmlReportKey(key);
+  // The HTML first: the JSON, which the loop and the dashboard read, then never points at a missing picture.
+  await deps.s3.send(
+    new PutObjectCommand({
+      Bucket: env.artifactsBucket,
+      Key: htmlKey,
+      Body: renderDriftHtml(report, {
+        project: env.project,
+        endpointName: env.endpointName,
+        window: stored.window,
+        model: stored.model,
+        capture: stored.capture,
+        sources: [`s3://${env.artifactsBucket}/capture/${env.endpointName}/`],
+      }),
+      ContentType: 'text/html; charset=utf-8',
+    }),
+  );
   await deps.s3.send(
     new PutObjectCommand({
       Bucket: env.artifactsBucket,
@@ -289,6 +335,33 @@ export async function runDriftCheck(
       }),
     );
 
+  // After the metrics: the alarm, which retrains, matters more than the mail; a failed publish fails the run,
+  // and the retry rewrites the same reports.
+  let notificationId: string | undefined;
+  if (report.drifted && env.topicArn !== undefined) {
+    if (!deps.sns) throw new Error('TOPIC_ARN is set but no SNS client was given');
+    const n = driftNotification({
+      project: env.project,
+      endpointName: env.endpointName,
+      topicArn: env.topicArn,
+      bucket: env.artifactsBucket,
+      jsonKey: key,
+      htmlKey,
+      window: stored.window,
+      modelPackageArn: pointer.modelPackageArn,
+      report,
+    });
+    const sent = await deps.sns.send(
+      new PublishCommand({
+        TopicArn: env.topicArn,
+        Subject: n.subject,
+        Message: n.message,
+        MessageAttributes: { status: { DataType: 'String', StringValue: n.status } },
+      }),
+    );
+    notificationId = sent.MessageId;
+  }
+
   const result: DriftCheckResult = {
     status: report.sufficient ? 'ok' : 'insufficient-data',
     samples: report.samples,
@@ -296,6 +369,8 @@ export async function runDriftCheck(
     driftedFeatures: report.driftedFeatures,
     maxDrift: report.maxDrift,
     reportKey: key,
+    htmlReportKey: htmlKey,
+    ...(notificationId !== undefined ? { notificationId } : {}),
   };
   log(
     report.sufficient

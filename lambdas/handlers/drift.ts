@@ -1,4 +1,5 @@
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { SNSClient } from '@aws-sdk/client-sns';
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import { s3Client } from '../shared/clients';
 import { logger } from '../shared/powertools';
@@ -12,6 +13,7 @@ import { readDriftEnv, runDriftCheck, type DriftCheckResult, type DriftEnv } fro
 
 let env: DriftEnv | undefined;
 let cloudWatch: CloudWatchClient | undefined;
+let sns: SNSClient | undefined;
 
 export async function handler(
   event: Partial<Pick<ScheduledEvent, 'time'>> | undefined,
@@ -20,10 +22,11 @@ export async function handler(
   if (context) logger.addContext(context);
   env ??= readDriftEnv(process.env);
   cloudWatch ??= new CloudWatchClient({ retryMode: 'standard', maxAttempts: 3 });
+  if (env.topicArn !== undefined) sns ??= new SNSClient({ retryMode: 'standard', maxAttempts: 3 });
   // A manual invocation without a time checks the last complete window.
   const time = event?.time ?? new Date().toISOString();
   return runDriftCheck(
-    { s3: s3Client(), cloudWatch, log: (m, extra) => logger.info(m, extra ?? {}) },
+    { s3: s3Client(), cloudWatch, sns, log: (m, extra) => logger.info(m, extra ?? {}) },
     env,
     time,
   );

@@ -1,9 +1,10 @@
 import { listKeys } from '../shared/s3';
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { checkSufficient, DatasetPreparer, toJsonBytes, trainingJobName } from '../core/prepare';
 import type { DatasetSchema, ProblemType } from '../core/schema';
 import { datasetSchemasEnv, numberEnv, requiredEnv } from '../shared/env';
 import { LineUpload } from '../shared/line-upload';
+import { openObject } from '../shared/object-reader';
 
 /** Settings of the Prepare Lambda, from its environment (the contract with the PipelineStack). */
 export interface PrepareEnv {
@@ -86,6 +87,7 @@ export function parsePrepareEvent(event: unknown): PrepareEvent {
 /** A log sink, so the module stays free of the Powertools singleton. */
 export interface Log {
   info(message: string, extra: Record<string, unknown>): void;
+  warn?(message: string, extra: Record<string, unknown>): void;
 }
 
 /** `<dataset>/ingest_date=YYYY-MM-DD/<id>.csv`: the curated layout (DESIGN.md section 5); nothing else is read. */
@@ -154,17 +156,28 @@ export async function prepareDataset(
   let result: ReturnType<DatasetPreparer['finish']>;
   try {
     for (const key of keys) {
-      const object = await s3.send(new GetObjectCommand({ Bucket: env.curatedBucket, Key: key }));
-      const body = object.Body as (AsyncIterable<Uint8Array> & { destroy?: () => void }) | undefined;
-      if (!body) throw new Error(`GetObject ${env.curatedBucket}/${key} returned no body`);
+      // A connection that breaks mid-object resumes where it stopped: the preparer sees each byte once.
+      const object = await openObject(
+        s3,
+        { Bucket: env.curatedBucket, Key: key },
+        {
+          onResume: ({ offset, resumes, error }) =>
+            log?.warn?.('Reading a curated object broke; resuming', {
+              key,
+              offset,
+              resumes,
+              error: String(error),
+            }),
+        },
+      );
       preparer.beginFile(`s3://${env.curatedBucket}/${key}`);
       try {
-        for await (const chunk of body) {
+        for await (const chunk of object.body) {
           preparer.push(chunk);
           await Promise.all([train.drained(), validation.drained()]);
         }
       } catch (err) {
-        body.destroy?.();
+        object.destroy();
         throw err;
       }
       preparer.endFile();

@@ -1,22 +1,20 @@
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
-import { PassThrough, Readable, pipeline } from 'node:stream';
+import { Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import {
-  CopyObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  PutObjectCommand,
-  S3ServiceException,
-  type GetObjectCommandOutput,
-  type S3Client,
-} from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import { HeadObjectCommand, PutObjectCommand, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
 import { isGzip } from '../core/gzip';
-import { LineBatcher } from '../core/line-batcher';
-import type { ValidationOptions, ValidationReport } from '../core/report';
+import { renderValidationHtml } from '../core/html/validation';
+import {
+  defaultMaxFileBytes,
+  tooLargeMessage,
+  type ValidationOptions,
+  type ValidationReport,
+} from '../core/report';
 import { parseDatasetSchema, type DatasetSchema } from '../core/schema';
 import { FileValidator } from '../core/validate';
+import { LineUpload } from '../shared/line-upload';
+import { copyWholeObject } from '../shared/object-copy';
+import { openObject, type OpenedObject } from '../shared/object-reader';
 
 /** Settings of the validation Lambda, read from its environment once per cold start. */
 export interface ValidationEnv {
@@ -27,6 +25,11 @@ export interface ValidationEnv {
   /** Dataset schemas by name; the name is the first segment of a raw key. */
   readonly datasets: ReadonlyMap<string, DatasetSchema>;
   readonly options: ValidationOptions;
+  /**
+   * Objects larger than this (stored bytes, and decompressed bytes of a gzip) are quarantined whole with code
+   * `too-large` instead of being read: they could not be validated within the Lambda timeout. Absent: no limit.
+   */
+  readonly maxFileBytes?: number;
 }
 
 /** The object an `Object Created` event names. */
@@ -73,9 +76,6 @@ export class BadEventError extends Error {
     this.name = 'BadEventError';
   }
 }
-
-const PART_SIZE = 5 * 1024 * 1024; // the S3 minimum; with QUEUE_SIZE it bounds the memory of each upload
-const QUEUE_SIZE = 2;
 
 function requiredEnv(env: NodeJS.ProcessEnv, name: string): string {
   const v = env[name];
@@ -129,6 +129,10 @@ export function readValidationEnv(env: NodeJS.ProcessEnv = process.env): Validat
       maxInvalidRowFraction: numberEnv(env, 'MAX_INVALID_ROW_FRACTION', 0.05, 0, 1),
       maxLineBytes: Math.floor(numberEnv(env, 'MAX_LINE_BYTES', 1024 * 1024, 1, 64 * 1024 * 1024)),
     },
+    // The stack always sets it; the fallback is the limit of the default Lambda settings (900 s, 1024 MB).
+    maxFileBytes: Math.floor(
+      numberEnv(env, 'MAX_FILE_BYTES', defaultMaxFileBytes(900, 1024), 1, Number.MAX_SAFE_INTEGER),
+    ),
   };
 }
 
@@ -223,77 +227,6 @@ export interface Log {
   warn(message: string, extra: Record<string, unknown>): void;
 }
 
-/**
- * A streamed upload that starts on the first row, so that a file without invalid rows leaves no empty
- * quarantine object. Rows are coalesced into 256 KiB writes: one stream write per CSV row costs more
- * than the validation itself.
- */
-class RowUpload {
-  private stream?: PassThrough;
-  private done?: Promise<unknown>;
-  private batcher?: LineBatcher;
-  rows = 0;
-
-  constructor(
-    private readonly s3: S3Client,
-    readonly location: OutputLocation,
-    private readonly header: Uint8Array,
-  ) {}
-
-  private start(): LineBatcher {
-    const stream = new PassThrough();
-    const upload = new Upload({
-      client: this.s3,
-      params: { Bucket: this.location.bucket, Key: this.location.key, Body: stream, ContentType: 'text/csv' },
-      partSize: PART_SIZE,
-      queueSize: QUEUE_SIZE,
-      leavePartsOnError: false,
-    });
-    this.done = upload.done();
-    // Observed by finish()/abort()/drained(); this keeps an early failure from being an unhandled rejection.
-    this.done.catch(() => undefined);
-    this.stream = stream;
-    const batcher = new LineBatcher((bytes) => stream.write(bytes));
-    batcher.add(this.header, 0, this.header.length);
-    this.batcher = batcher;
-    return batcher;
-  }
-
-  /** Copies the row `buf[start, end)`: the validator may reuse that memory after the call. */
-  write(buf: Uint8Array, start: number, end: number): void {
-    this.rows++;
-    (this.batcher ?? this.start()).add(buf, start, end);
-  }
-
-  /** Resolves once the upload has room again; rejects if the upload failed meanwhile. */
-  async drained(): Promise<void> {
-    const stream = this.stream;
-    if (!stream?.writableNeedDrain) return;
-    await Promise.race([
-      once(stream, 'drain'),
-      this.done!.then(() => {
-        throw new Error(`upload to ${this.location.bucket}/${this.location.key} ended before its input`);
-      }),
-    ]);
-  }
-
-  /** Completes the upload; false when no row was ever written (and nothing was uploaded). */
-  async finish(): Promise<boolean> {
-    if (!this.stream) return false;
-    this.batcher!.flush();
-    this.stream.end();
-    await this.done;
-    return true;
-  }
-
-  /** Discards what was streamed. An errored body makes lib-storage abort the multipart upload before done() settles. */
-  async abort(): Promise<void> {
-    if (!this.stream) return;
-    this.stream.destroy(new Error('output discarded'));
-    await this.done!.catch(() => undefined);
-  }
-}
-
 /** Yields the object's bytes, gunzipped when the key or the magic bytes say gzip. */
 async function* decodedBytes(
   body: AsyncIterable<Uint8Array>,
@@ -338,9 +271,14 @@ function isZlibError(err: unknown): boolean {
   return typeof code === 'string' && code.startsWith('Z_');
 }
 
-function encodeCopySource(bucket: string, key: string, versionId?: string): string {
-  const path = `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
-  return versionId === undefined ? path : `${path}?versionId=${encodeURIComponent(versionId)}`;
+/** The report of a file quarantined whole for its size: from a validator that saw no byte, so it never varies. */
+function tooLargeReport(
+  schema: DatasetSchema,
+  options: ValidationOptions,
+  message: string,
+): ValidationReport {
+  const none = (): void => undefined;
+  return new FileValidator(schema, options, { valid: none, invalid: none }).fail('too-large', message);
 }
 
 /**
@@ -389,16 +327,21 @@ export async function validateObject(
       log.warn('Could not check for an existing report; validating anyway', { key, error: String(err) });
   }
 
-  let object: GetObjectCommandOutput;
+  let object: OpenedObject;
   try {
-    object = await s3.send(
-      new GetObjectCommand({
+    object = await openObject(
+      s3,
+      {
         Bucket: ref.bucket,
         Key: key,
         VersionId: versionId,
         // Unversioned bucket: make sure the bytes are the ones this event (and this id) is about.
         IfMatch: versionId === undefined && etag !== undefined ? `"${etag}"` : undefined,
-      }),
+      },
+      {
+        onResume: ({ offset, resumes, error }) =>
+          log.warn('Reading the raw object broke; resuming', { key, offset, resumes, error: String(error) }),
+      },
     );
   } catch (err) {
     if (isPreconditionFailed(err))
@@ -408,10 +351,11 @@ export async function validateObject(
       };
     throw err;
   }
-  const body = object.Body as (AsyncIterable<Uint8Array> & { destroy?: () => void }) | undefined;
-  if (!body) throw new Error(`GetObject ${ref.bucket}/${key} returned no body`);
-  const date = ingestDate(object.LastModified ?? new Date(0));
+  const head = object.head;
+  const size = head.ContentLength ?? ref.size ?? 0;
+  const date = ingestDate(head.LastModified ?? new Date(0));
   const partition = `${dataset}/ingest_date=${date}/${id}`;
+  const limit = env.maxFileBytes;
 
   const state = { gzip: false };
   // The sink runs only inside push(), after both uploads below exist.
@@ -419,53 +363,76 @@ export async function validateObject(
     valid: (buf, start, end) => curated.write(buf, start, end),
     invalid: (buf, start, end) => quarantine.write(buf, start, end),
   });
-  const curated = new RowUpload(
+  // Started by the first row, so that a file without invalid rows leaves no empty quarantine object.
+  const curated = new LineUpload(
     s3,
     { bucket: env.curatedBucket, key: `${partition}.csv` },
-    validator.curatedHeader,
+    { header: validator.curatedHeader, skipIfEmpty: true },
   );
-  const quarantine = new RowUpload(
+  const quarantine = new LineUpload(
     s3,
     { bucket: env.quarantineBucket, key: `${partition}.csv` },
-    validator.quarantineHeader,
+    { header: validator.quarantineHeader, skipIfEmpty: true },
   );
 
   let report: ValidationReport;
-  try {
+  if (limit !== undefined && size > limit) {
+    // Decided from the size alone, before any byte is read: reading would only be cut off by the timeout.
+    object.destroy();
+    state.gzip = isGzip(key, new Uint8Array(0));
+    report = tooLargeReport(schema, env.options, tooLargeMessage(limit, size));
+  } else {
+    // A gzip within the limit may still decompress past it; counting decoded bytes catches that, at the same
+    // byte whatever the chunking, so the outcome is still a pure function of the object.
+    let decoded = 0;
     try {
-      for await (const chunk of decodedBytes(body, key, state)) {
-        validator.push(chunk);
-        await Promise.all([curated.drained(), quarantine.drained()]);
+      try {
+        let overLimit = false;
+        for await (const chunk of decodedBytes(object.body, key, state)) {
+          decoded += chunk.length;
+          if (limit !== undefined && decoded > limit) {
+            overLimit = true;
+            break;
+          }
+          validator.push(chunk);
+          await Promise.all([curated.drained(), quarantine.drained()]);
+        }
+        if (overLimit) {
+          object.destroy();
+          await Promise.all([curated.abort(), quarantine.abort()]);
+          report = tooLargeReport(schema, env.options, tooLargeMessage(limit!, size, true));
+        } else report = validator.end();
+      } catch (err) {
+        if (!(state.gzip && isZlibError(err))) throw err;
+        report = validator.fail('encoding', `not a readable gzip stream: ${(err as Error).message}`);
       }
-      report = validator.end();
     } catch (err) {
-      if (!(state.gzip && isZlibError(err))) throw err;
-      report = validator.fail('encoding', `not a readable gzip stream: ${(err as Error).message}`);
+      object.destroy();
+      await Promise.all([curated.abort(), quarantine.abort()]);
+      throw err;
     }
-  } catch (err) {
-    body.destroy?.();
-    await Promise.all([curated.abort(), quarantine.abort()]);
-    throw err;
   }
 
   const outputs: StoredValidationReport['outputs'] = {};
   if (report.status === 'accepted') {
-    if (await curated.finish()) outputs.curated = { ...curated.location, rows: curated.rows };
-    if (await quarantine.finish())
-      outputs.quarantine = { ...quarantine.location, content: 'rows', rows: quarantine.rows };
+    try {
+      if (await curated.finish()) outputs.curated = { ...curated.location, rows: curated.rows };
+      if (await quarantine.finish())
+        outputs.quarantine = { ...quarantine.location, content: 'rows', rows: quarantine.rows };
+    } catch (err) {
+      // Neither upload may stay open: a completed one is whole (and identical on the retry), the other is aborted.
+      await Promise.all([curated.abort(), quarantine.abort()]);
+      throw err;
+    }
   } else {
     await Promise.all([curated.abort(), quarantine.abort()]);
     const target = { bucket: env.quarantineBucket, key: `${partition}${state.gzip ? '.csv.gz' : '.csv'}` };
-    await s3.send(
-      new CopyObjectCommand({
-        Bucket: target.bucket,
-        Key: target.key,
-        CopySource: encodeCopySource(ref.bucket, key, versionId),
-        CopySourceIfMatch: versionId === undefined && etag !== undefined ? `"${etag}"` : undefined,
-        // Copying the data owner's tags would need s3:GetObjectTagging/PutObjectTagging; the report keeps the source.
-        TaggingDirective: 'REPLACE',
-      }),
-    );
+    // Server side, never through the Lambda; above 5 GiB (CopyObject's limit) as a multipart copy.
+    await copyWholeObject(s3, { bucket: ref.bucket, key, versionId, etag }, target, size, {
+      contentType: head.ContentType,
+      contentEncoding: head.ContentEncoding,
+      metadata: head.Metadata,
+    });
     outputs.quarantine = { ...target, content: 'file' };
   }
 
@@ -478,19 +445,72 @@ export async function validateObject(
       bucket: ref.bucket,
       key,
       ...(versionId === undefined ? {} : { versionId }),
-      etag: etag ?? stripQuotes(object.ETag) ?? '',
-      size: object.ContentLength ?? ref.size ?? 0,
+      etag: etag ?? stripQuotes(head.ETag) ?? '',
+      size,
       gzip: state.gzip,
     },
     outputs,
   };
+  await writeReports(s3, reportLocation, stored);
+  return { kind: 'processed', report: stored, location: reportLocation };
+}
+
+/** `reports/validation/<dataset>/<id>.html`: the picture of the report, beside its JSON. */
+export function validationHtmlKey(jsonKey: string): string {
+  return jsonKey.replace(/\.json$/, '.html');
+}
+
+/**
+ * Writes the HTML report, then the JSON report. The JSON is the commit marker (its existence means "done"), so it
+ * goes last; both are pure functions of the object version, so a retry after a crash in between rewrites the same
+ * bytes.
+ */
+export async function writeReports(
+  s3: S3Client,
+  location: OutputLocation,
+  stored: StoredValidationReport,
+): Promise<void> {
+  const src = stored.source;
+  const where = (o: OutputLocation): string => `s3://${o.bucket}/${o.key}`;
+  const outputs: Array<{ label: string; location: string; rows?: number }> = [];
+  if (stored.outputs.curated)
+    outputs.push({
+      label: 'Curated rows',
+      location: where(stored.outputs.curated),
+      rows: stored.outputs.curated.rows,
+    });
+  const q = stored.outputs.quarantine;
+  if (q)
+    outputs.push(
+      q.content === 'rows'
+        ? { label: 'Quarantined rows', location: where(q), rows: q.rows }
+        : { label: 'Quarantined file (copied whole)', location: where(q) },
+    );
   await s3.send(
     new PutObjectCommand({
-      Bucket: reportLocation.bucket,
-      Key: reportLocation.key,
+      Bucket: location.bucket,
+      Key: validationHtmlKey(location.key),
+      Body: renderValidationHtml(stored, {
+        title: `Validation report: ${src.key.slice(src.key.lastIndexOf('/') + 1)}`,
+        source: `s3://${src.bucket}/${src.key}`,
+        dataset: stored.dataset,
+        id: stored.id,
+        ingestDate: stored.ingestDate,
+        versionId: src.versionId,
+        etag: src.etag,
+        bytes: src.size,
+        gzip: src.gzip,
+        outputs,
+      }),
+      ContentType: 'text/html; charset=utf-8',
+    }),
+  );
+  await s3.send(
+    new PutObjectCommand({
+      Bucket: location.bucket,
+      Key: location.key,
       Body: `${JSON.stringify(stored, null, 2)}\n`,
       ContentType: 'application/json',
     }),
   );
-  return { kind: 'processed', report: stored, location: reportLocation };
 }

@@ -80,7 +80,9 @@ export function summary(r: LoopResult): string {
     );
   out.push(
     '',
-    `Predictions: ${r.predictions.sent} (${Object.entries(r.predictions.byVariant)
+    `Predictions through the inference API: ${r.predictions.sent} (by model version: ${Object.entries(
+      r.predictions.byModelVersion,
+    )
       .map(([v, n]) => `${v}: ${n}`)
       .join(
         ', ',
@@ -127,5 +129,7 @@ export async function demoCommand(argv: string[], progress: Progress): Promise<n
   }
   progress.info('Every stage did what it should.');
   if (platform) await serveUntilInterrupted(platform, progress);
+  else
+    progress.info('Run `npm run demo -- --keep` to keep the platform and its dashboard page up afterwards.');
   return EXIT_OK;
 }

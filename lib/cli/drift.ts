@@ -4,6 +4,7 @@ import type { Baseline } from '../../lambdas/core/baseline';
 import { CaptureParser, type CaptureStats } from '../../lambdas/core/capture';
 import { DriftAccumulator, type DriftReport } from '../../lambdas/core/drift';
 import type { FeatureSpec } from '../../lambdas/core/encoding';
+import { renderDriftHtml } from '../../lambdas/core/html/drift';
 import { numberOption, parseCommand, stringOption } from './args';
 import { CliError, EXIT_OK, UsageError } from './errors';
 import { openInput } from './input';
@@ -100,6 +101,24 @@ function summary(run: DriftRun, files: number, ms: number): string {
   return lines.join('\n');
 }
 
+function writeDriftHtml(
+  file: string,
+  run: DriftRun,
+  captureFiles: readonly string[],
+  baseline: Baseline,
+): void {
+  const html = renderDriftHtml(run.report, {
+    title: `Drift report: ${baseline.dataset}`,
+    capture: { ...run.capture, files: captureFiles.length },
+    sources: captureFiles.map((f) => path.basename(f)),
+  });
+  try {
+    fs.writeFileSync(file, html);
+  } catch (err) {
+    throw new CliError(`cannot write ${file}: ${(err as Error).message}`);
+  }
+}
+
 export async function driftCommand(argv: string[], progress: Progress): Promise<number> {
   const { values, positionals } = parseCommand(
     'drift',
@@ -110,9 +129,12 @@ export async function driftCommand(argv: string[], progress: Progress): Promise<
       json: { type: 'boolean' },
       'min-samples': { type: 'string' },
       threshold: { type: 'string' },
+      html: { type: 'string' },
     },
     true,
   );
+  const htmlFile = stringOption(values.html);
+  if (htmlFile === '') throw new UsageError('--html needs a file name', 'drift');
   const baselineFile = stringOption(values.baseline);
   if (baselineFile === undefined || baselineFile === '')
     throw new UsageError('--baseline baseline.json is required', 'drift');
@@ -137,7 +159,9 @@ export async function driftCommand(argv: string[], progress: Progress): Promise<
   } finally {
     ticker.done();
   }
+  if (htmlFile !== undefined) writeDriftHtml(htmlFile, run, positionals, baseline);
   if (values.json === true) process.stdout.write(`${JSON.stringify(run.report, null, 2)}\n`);
   progress.info(summary(run, positionals.length, performance.now() - t0));
+  if (htmlFile !== undefined) progress.info(`  html:    ${htmlFile}`);
   return run.report.drifted ? EXIT_DRIFT : EXIT_OK;
 }

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { renderValidationHtml } from '../../lambdas/core/html/validation';
 import type { ValidationOptions, ValidationReport } from '../../lambdas/core/report';
 import { parseDatasetSchema, SchemaError, type DatasetSchema } from '../../lambdas/core/schema';
 import { FileValidator } from '../../lambdas/core/validate';
@@ -256,6 +257,38 @@ export function formatSummary(file: string, r: FileValidationReport, ms: number,
   return `${lines.join('\n')}\n`;
 }
 
+function writeValidationHtml(
+  htmlFile: string,
+  file: string,
+  schema: DatasetSchema,
+  report: FileValidationReport,
+  outDir: string | undefined,
+): void {
+  const where = (name: string): string => (outDir === undefined ? name : path.join(outDir, name));
+  const outputs: Array<{ label: string; location: string; rows?: number }> = [];
+  const { curated, quarantine } = report.outputs;
+  if (curated) outputs.push({ label: 'Curated rows', location: where(curated.file), rows: curated.rows });
+  if (quarantine)
+    outputs.push(
+      quarantine.content === 'rows'
+        ? { label: 'Quarantined rows', location: where(quarantine.file), rows: quarantine.rows }
+        : { label: 'Quarantined file (copied whole)', location: where(quarantine.file) },
+    );
+  const html = renderValidationHtml(report, {
+    title: `Validation report: ${path.basename(file)}`,
+    source: file,
+    dataset: schema.name,
+    bytes: report.source.bytes,
+    gzip: report.source.gzip,
+    outputs,
+  });
+  try {
+    fs.writeFileSync(htmlFile, html);
+  } catch (err) {
+    throw new CliError(`cannot write ${htmlFile}: ${(err as Error).message}`);
+  }
+}
+
 export async function validateCommand(argv: string[], progress: Progress): Promise<number> {
   const { values, positionals } = parseCommand(
     'validate',
@@ -266,9 +299,12 @@ export async function validateCommand(argv: string[], progress: Progress): Promi
       json: { type: 'boolean' },
       'max-invalid-fraction': { type: 'string' },
       'max-line-bytes': { type: 'string' },
+      html: { type: 'string' },
     },
     true,
   );
+  const htmlFile = stringOption(values.html);
+  if (htmlFile === '') throw new UsageError('--html needs a file name', 'validate');
   const schemaFile = stringOption(values.schema);
   if (schemaFile === undefined || schemaFile === '')
     throw new UsageError('--schema S.json is required', 'validate');
@@ -312,7 +348,9 @@ export async function validateCommand(argv: string[], progress: Progress): Promi
     ticker.done();
   }
   const ms = performance.now() - t0;
+  if (htmlFile !== undefined) writeValidationHtml(htmlFile, file, schema, report, outDir);
   if (json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   progress.info(formatSummary(file, report, ms, outDir).trimEnd());
+  if (htmlFile !== undefined) progress.info(`  html:   ${htmlFile}`);
   return report.status === 'accepted' ? EXIT_OK : EXIT_REJECTED;
 }

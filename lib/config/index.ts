@@ -51,6 +51,12 @@ export const configZ = z
         timeoutSeconds: z.number().int().min(30).max(900).default(900),
         /** Deliveries of one event before it goes to the dead-letter queue. */
         maxReceiveCount: z.number().int().min(1).max(20).default(3),
+        /**
+         * Larger objects are quarantined whole with code `too-large`, unread: they could not be validated within the
+         * timeout. Default: derived from timeoutSeconds and memorySize (lambdas/core/report.ts defaultMaxFileBytes),
+         * 5,209,723,007 bytes for 900 s and 1024 MB.
+         */
+        maxFileBytes: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
       })
       .strict()
       .prefault({}),
@@ -144,6 +150,33 @@ export const configZ = z
         maxPolls: z.number().int().min(1).max(1000).default(90),
         /** Data capture sampling for realtime endpoints. */
         captureSamplingPercent: z.number().int().min(1).max(100).default(100),
+      })
+      .strict()
+      .prefault({}),
+    inference: z
+      .object({
+        /** Records per POST /v1/predict request; a larger batch is rejected with 400 before anything is sent. */
+        maxBatchSize: z.number().int().min(1).max(1000).default(100),
+        /** Binary problems: the probability at or above which the label is the positive class. */
+        threshold: z.number().min(0).max(1).default(0.5),
+        /** API Gateway stage throttling: steady-state requests per second and burst. */
+        throttlingRateLimit: z.number().min(1).max(10000).default(100),
+        throttlingBurstLimit: z.number().int().min(1).max(5000).default(200),
+        /** Memory of the inference Lambda, MB. */
+        memorySize: z.number().int().min(128).max(10240).default(512),
+        /** Timeout of the inference Lambda, seconds (API Gateway's own limit is 29 s). */
+        timeoutSeconds: z.number().int().min(1).max(29).default(10),
+        /** How often (seconds) the Lambda checks whether current.json changed, so a new model's feature spec is picked up. */
+        specRefreshSeconds: z.number().int().min(0).max(3600).default(10),
+        /** Serverless endpoints: Firehose buffering before a capture file is written (whichever comes first). */
+        captureBufferSeconds: z.number().int().min(0).max(900).default(300),
+        captureBufferMb: z.number().int().min(1).max(128).default(5),
+        /**
+         * Set API Gateway's CloudWatch Logs role for the account and region, which the stage's access and execution
+         * logs need. There is one per account and region, shared by every REST API: false when the account already
+         * has one (set by a landing zone or another stack).
+         */
+        apiGatewayCloudWatchRole: z.boolean().default(true),
       })
       .strict()
       .prefault({}),

@@ -7,6 +7,7 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { defaultMaxFileBytes } from '../../lambdas/core/report';
 import type { DatasetSchema } from '../../lambdas/core/schema';
 import { RAW_READ_ONLY_TAG, type DataLakeResources } from './data-lake';
 import { DevFunction } from './lambda-function';
@@ -59,6 +60,13 @@ export interface DataValidationProps {
   /** @default Duration.minutes(15) */
   readonly timeout?: Duration;
   /**
+   * Objects larger than this many bytes (or gzip objects that decompress past it) are quarantined whole with code
+   * `too-large`, without being read, rather than cut off by the timeout.
+   * @default - half the timeout at a conservative 20 MB/s per vCPU, scaled by the vCPU share of memorySize
+   * (defaultMaxFileBytes): 5,209,723,007 bytes for 15 minutes and 1024 MB
+   */
+  readonly maxFileBytes?: number;
+  /**
    * Deliveries of one event to the function before it moves to the dead-letter queue.
    * @default 3
    */
@@ -89,6 +97,7 @@ export class DataValidation extends Construct {
     const memorySize = props.memorySize ?? 1024;
     const timeout = props.timeout ?? Duration.minutes(15);
     const maxReceiveCount = props.maxReceiveCount ?? 3;
+    const maxFileBytes = props.maxFileBytes ?? defaultMaxFileBytes(timeout.toSeconds(), memorySize);
     if (props.datasets.length === 0)
       throw new Error('DataValidation: datasets must name at least one dataset');
     const names = props.datasets.map((d) => d.name);
@@ -100,6 +109,8 @@ export class DataValidation extends Construct {
       );
     if (!Number.isInteger(maxLineBytes) || maxLineBytes < 1024)
       throw new Error(`DataValidation: maxLineBytes must be an integer >= 1024, got ${maxLineBytes}`);
+    if (!Number.isSafeInteger(maxFileBytes) || maxFileBytes < 1)
+      throw new Error(`DataValidation: maxFileBytes must be a positive integer, got ${maxFileBytes}`);
     if (!Number.isInteger(maxReceiveCount) || maxReceiveCount < 1 || maxReceiveCount > 1000)
       throw new Error(
         `DataValidation: maxReceiveCount must be an integer in [1, 1000], got ${maxReceiveCount}`,
@@ -122,6 +133,7 @@ export class DataValidation extends Construct {
       DATASET_SCHEMAS: JSON.stringify(props.datasets),
       MAX_INVALID_ROW_FRACTION: String(maxInvalidRowFraction),
       MAX_LINE_BYTES: String(maxLineBytes),
+      MAX_FILE_BYTES: String(maxFileBytes),
       POWERTOOLS_SERVICE_NAME: 'validation',
       POWERTOOLS_METRICS_NAMESPACE: 'DevMLOps',
     };

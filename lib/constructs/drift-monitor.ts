@@ -2,8 +2,10 @@ import { Duration, Validations } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import type { DataLakeResources } from './data-lake';
 import { LAMBDA_ENVIRONMENT_LIMIT_BYTES, lambdaEnvironmentBytes } from './data-validation';
@@ -59,16 +61,31 @@ export interface DriftMonitorProps {
   readonly timeout?: Duration;
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * Where a drifted window is announced: the drifted features and where both reports are (s3:// URIs and S3
+   * console links). The Lambda may publish to this topic only.
+   * @default - no notification from the check (the drift alarm's own actions still apply)
+   */
+  readonly topic?: sns.ITopic;
+  /**
+   * The topic's customer managed KMS key: publishing to an encrypted topic needs kms:GenerateDataKey and
+   * kms:Decrypt on it. Only with `topic`.
+   * @default - the topic is not encrypted with a customer managed key
+   */
+  readonly topicKey?: kms.IKey;
 }
 
 /**
  * The scheduled drift check (DESIGN.md section 8): an EventBridge schedule invokes the drift Lambda, which compares
- * the window's captured traffic with the deployed model's baseline, writes a report and publishes the drift metrics.
+ * the window's captured traffic with the deployed model's baseline, writes a report (JSON and HTML) and publishes the
+ * drift metrics; a drifted window is also announced on the topic, when one is given.
  */
 export class DriftMonitor extends Construct {
   readonly function: DevFunction;
   readonly handler: lambda.Function;
   readonly rule: events.Rule;
+  /** Where drifted windows are announced; undefined when no topic was given. */
+  readonly topic?: sns.ITopic;
 
   constructor(scope: Construct, id: string, props: DriftMonitorProps) {
     super(scope, id);
@@ -91,6 +108,9 @@ export class DriftMonitor extends Construct {
       throw new Error(`DriftMonitor: driftThreshold must be > 0, got ${driftThreshold}`);
     for (const [name, t] of Object.entries(featureThresholds))
       if (!(t > 0)) throw new Error(`DriftMonitor: featureThresholds.${name} must be > 0, got ${t}`);
+    if (props.topicKey !== undefined && props.topic === undefined)
+      throw new Error('DriftMonitor: topicKey is the key of `topic`; give the topic too');
+    this.topic = props.topic;
 
     const { dataLake } = props;
     const environment: Record<string, string> = {
@@ -103,6 +123,7 @@ export class DriftMonitor extends Construct {
       FEATURE_THRESHOLDS: JSON.stringify(featureThresholds),
       POWERTOOLS_SERVICE_NAME: 'drift',
       POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+      ...(props.topic !== undefined ? { TOPIC_ARN: props.topic.topicArn } : {}),
     };
     const envBytes = lambdaEnvironmentBytes({ NODE_OPTIONS: '--enable-source-maps', ...environment });
     if (envBytes > LAMBDA_ENVIRONMENT_LIMIT_BYTES)
@@ -127,12 +148,17 @@ export class DriftMonitor extends Construct {
     });
     this.rule.addTarget(new targets.LambdaFunction(this.handler, { retryAttempts: 2 }));
 
-    this.grantHandlerAccess(dataLake, props.endpointName);
+    this.grantHandlerAccess(dataLake, props.endpointName, props.topic, props.topicKey);
     this.acknowledgeFindings(dataLake, props.endpointName);
   }
 
   /** Exactly what lambdas/handlers/drift.ts does. */
-  private grantHandlerAccess(dataLake: DataLakeResources, endpointName: string): void {
+  private grantHandlerAccess(
+    dataLake: DataLakeResources,
+    endpointName: string,
+    topic: sns.ITopic | undefined,
+    topicKey: kms.IKey | undefined,
+  ): void {
     const add = (statement: iam.PolicyStatementProps) =>
       this.function.role.addToPrincipalPolicy(new iam.PolicyStatement(statement));
     add({
@@ -172,6 +198,15 @@ export class DriftMonitor extends Construct {
       resources: ['*'],
       conditions: { StringEquals: { 'cloudwatch:namespace': METRICS_NAMESPACE } },
     });
+    if (topic !== undefined)
+      add({ sid: 'AnnounceDrift', actions: ['sns:Publish'], resources: [topic.topicArn] });
+    // SNS encrypts each message with the topic key on the publisher's behalf.
+    if (topicKey !== undefined)
+      add({
+        sid: 'PublishToEncryptedTopic',
+        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        resources: [topicKey.keyArn],
+      });
   }
 
   private acknowledgeFindings(dataLake: DataLakeResources, endpointName: string): void {
@@ -192,7 +227,7 @@ export class DriftMonitor extends Construct {
       ],
       [
         dataLake.artifacts.arnForObjects(`${DRIFT_REPORTS_PREFIX}${endpointName}/*`),
-        "Write only, limited to this endpoint's drift reports: one object per checked hour, keyed yyyy/mm/dd/hh.json.",
+        "Write only, limited to this endpoint's drift reports: two objects per checked hour, keyed yyyy/mm/dd/hh.json and yyyy/mm/dd/hh.html.",
       ],
     ];
     acknowledgeWildcards(policy, wildcardGrants);

@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  buildCaptureRecord,
+  captureLine,
+  type CapturedPayload,
+  type CaptureRecord,
+} from '../../lambdas/core/inference';
 import { splitS3Uri } from '../../lambdas/core/pointer';
 import type { Clock } from './clock';
 
@@ -28,12 +34,16 @@ export interface CaptureConfig {
   readonly kmsKeyId?: string;
 }
 
-/** One side of an invocation as the endpoint observed it. */
-export interface CapturedPayload {
-  /** The Content-Type header as sent, parameters included (`text/csv; charset=utf-8`). */
-  readonly contentType: string;
-  readonly data: string;
-}
+// The record builder and its helpers live in the core, shared with the inference API's serverless capture.
+export {
+  buildCaptureRecord,
+  captureEncoding,
+  inferenceTime,
+  mediaType,
+  type CapturedPayload,
+  type CaptureRecord,
+  type CaptureRecordPayload,
+} from '../../lambdas/core/inference';
 
 export interface CaptureWriterOptions {
   readonly s3: S3Client;
@@ -61,23 +71,6 @@ export interface CaptureStats {
   readonly sampledOut: number;
 }
 
-/** The JSON line SageMaker writes per captured invocation. */
-export interface CaptureRecord {
-  captureData: {
-    endpointInput?: CaptureRecordPayload;
-    endpointOutput?: CaptureRecordPayload;
-  };
-  eventMetadata: { eventId: string; inferenceId?: string; inferenceTime: string };
-  eventVersion: '0';
-}
-
-export interface CaptureRecordPayload {
-  observedContentType: string;
-  mode: 'INPUT' | 'OUTPUT';
-  data: string;
-  encoding: 'CSV' | 'JSON' | 'BASE64';
-}
-
 /** Records bound for one S3 object. */
 interface Batch {
   readonly bucket: string;
@@ -87,27 +80,6 @@ interface Batch {
   /** The time of the first record, which names the file. */
   readonly first: Date;
   readonly lines: string[];
-}
-
-/** The media type of a Content-Type header: lower case, without parameters. */
-export function mediaType(contentType: string): string {
-  return (contentType.split(';')[0] ?? '').trim().toLowerCase();
-}
-
-/** How SageMaker stores a payload: CSV/JSON for the configured content types, base64 for anything else. */
-export function captureEncoding(
-  contentType: string,
-  config: Pick<CaptureConfig, 'csvContentTypes' | 'jsonContentTypes'>,
-): CaptureRecordPayload['encoding'] {
-  const type = mediaType(contentType);
-  if (config.csvContentTypes.some((t) => mediaType(t) === type)) return 'CSV';
-  if ((config.jsonContentTypes ?? []).some((t) => mediaType(t) === type)) return 'JSON';
-  return 'BASE64';
-}
-
-/** `2026-01-01T12:00:00Z`: SageMaker's inferenceTime has whole seconds. */
-export function inferenceTime(time: Date): string {
-  return time.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 /** Bucket and key prefix (no leading or trailing slash, maybe empty) of an s3:// URI. */
@@ -193,18 +165,14 @@ export class CaptureWriter {
       return;
     }
     const time = this.clock.now();
-    const record: CaptureRecord = {
-      captureData: {
-        ...(capture.input ? { endpointInput: payload(input, 'INPUT', capture) } : {}),
-        ...(capture.output ? { endpointOutput: payload(output, 'OUTPUT', capture) } : {}),
-      },
-      eventMetadata: {
-        eventId: randomUUID(),
-        ...(inferenceId !== undefined && inferenceId !== '' ? { inferenceId } : {}),
-        inferenceTime: inferenceTime(time),
-      },
-      eventVersion: '0',
-    };
+    const record: CaptureRecord = buildCaptureRecord({
+      ...(capture.input ? { input } : {}),
+      ...(capture.output ? { output } : {}),
+      contentTypes: capture,
+      eventId: randomUUID(),
+      time,
+      ...(inferenceId !== undefined ? { inferenceId } : {}),
+    });
     const directory = captureDirectory(destination.prefix, endpointName, variantName, time);
     const id = `${destination.bucket}/${directory}`;
     let batch = this.batches.get(id);
@@ -212,7 +180,7 @@ export class CaptureWriter {
       batch = { bucket: destination.bucket, directory, kmsKeyId: capture.kmsKeyId, first: time, lines: [] };
       this.batches.set(id, batch);
     }
-    batch.lines.push(JSON.stringify(record));
+    batch.lines.push(captureLine(record));
     this.pendingRecords++;
     if (this.pendingRecords >= this.flushRecords) this.flushInBackground();
   }
@@ -297,14 +265,4 @@ export class CaptureWriter {
     this.warned.add(key);
     process.emitWarning(message);
   }
-}
-
-function payload(p: CapturedPayload, mode: 'INPUT' | 'OUTPUT', config: CaptureConfig): CaptureRecordPayload {
-  const encoding = captureEncoding(p.contentType, config);
-  return {
-    observedContentType: p.contentType,
-    mode,
-    data: encoding === 'BASE64' ? Buffer.from(p.data, 'utf8').toString('base64') : p.data,
-    encoding,
-  };
 }

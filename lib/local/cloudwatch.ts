@@ -138,9 +138,22 @@ function seriesKey(
   metricName: string,
   dimensions: Readonly<Record<string, string>>,
 ): string {
-  const dims = Object.entries(dimensions).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return JSON.stringify([namespace, metricName, dims]);
+  // Every datum computes one (hot on the inference API's path): JSON strings are self-delimiting, so plain
+  // concatenation is as unambiguous as stringifying an array, and cheaper.
+  const keys = Object.keys(dimensions);
+  if (keys.length > 1) keys.sort();
+  let key = JSON.stringify(namespace) + JSON.stringify(metricName);
+  for (const k of keys) key += JSON.stringify(k) + JSON.stringify(dimensions[k]);
+  return key;
 }
+
+/**
+ * The counts of a single-valued datum (most of them), and the commonest values (every request's Count,
+ * Invocations, Errors...), shared rather than allocated per sample: the store keeps every sample, and fewer
+ * live objects keep the garbage collector's pauses short under sustained traffic.
+ */
+const ONE_COUNT: readonly number[] = Object.freeze([1]);
+const ZERO_VALUE: readonly number[] = Object.freeze([0]);
 
 /** A time given the ways an API request carries it: Date, epoch seconds (awsJson), or an ISO string. */
 function toDate(value: unknown, parameter: string): Date {
@@ -236,32 +249,89 @@ export interface MetricQueryDefinition {
   readonly period?: number;
 }
 
+interface PendingMetric {
+  readonly at: Date;
+  readonly datum?: PutDatum;
+  readonly emf?: string;
+}
+
 /** The metrics the store holds, by namespace, name and dimensions (CloudWatch matches the full dimension set). */
 export class MetricStore {
   private readonly series = new Map<string, Series>();
+  /**
+   * Datums and EMF lines published on a request's path, stored on the next turn of the event loop (or before any
+   * read), so that parsing and storing them does not delay the response: CloudWatch, too, ingests them after
+   * the fact. Each keeps the clock time it was published at.
+   */
+  private pending: PendingMetric[] = [];
+  private flushScheduled = false;
 
   constructor(private readonly clock: Clock) {}
 
+  /** put(), deferred (see pending); the datum keeps the time it was published at. */
+  putLater(d: PutDatum): void {
+    this.enqueue({ at: this.clock.now(), datum: d });
+  }
+
+  /** putEmf(), deferred (see pending). A document that breaks the specification is reported as a warning. */
+  putEmfLater(line: string): void {
+    this.enqueue({ at: this.clock.now(), emf: line });
+  }
+
+  /** Stores every deferred datum and EMF line now. */
+  flush(): void {
+    if (this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    for (const p of batch) {
+      try {
+        if (p.emf !== undefined) this.putEmf(p.emf, p.at);
+        else if (p.datum!.timestamp !== undefined) this.put(p.datum!);
+        else this.put({ ...p.datum!, timestamp: p.at });
+      } catch (e) {
+        // The publisher has moved on; like a malformed EMF line in CloudWatch Logs, it is not extracted.
+        process.emitWarning(`metric not stored: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  private enqueue(p: PendingMetric): void {
+    this.pending.push(p);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
   /** Stores one datum as CloudWatch would after PutMetricData. */
   put(d: PutDatum): void {
-    const dimensions = { ...(d.dimensions ?? {}) };
-    const key = seriesKey(d.namespace, d.metricName, dimensions);
+    const values = d.values ?? [];
+    const counts = d.counts ?? (values.length === 1 ? ONE_COUNT : values.map(() => 1));
+    if (counts.length !== values.length) throw new Error('put: counts and values differ in length');
+    for (const list of [values, counts])
+      for (const v of list)
+        if (!Number.isFinite(v)) throw new Error(`put: ${d.metricName}: ${v} is not a finite number`);
+    if (values.length === 0 && !d.statisticValues) throw new Error(`put: ${d.metricName}: no value`);
+    const key = seriesKey(d.namespace, d.metricName, d.dimensions ?? {});
     let s = this.series.get(key);
     if (!s) {
+      const dimensions = { ...(d.dimensions ?? {}) };
       s = { namespace: d.namespace, metricName: d.metricName, dimensions, samples: [] };
       this.series.set(key, s);
     }
-    const values = d.values ?? [];
-    const counts = d.counts ?? values.map(() => 1);
-    if (counts.length !== values.length) throw new Error('put: counts and values differ in length');
-    for (const v of [...values, ...counts]) {
-      if (!Number.isFinite(v)) throw new Error(`put: ${d.metricName}: ${v} is not a finite number`);
-    }
-    if (values.length === 0 && !d.statisticValues) throw new Error(`put: ${d.metricName}: no value`);
     s.samples.push({
       t: (d.timestamp ?? this.clock.now()).getTime(),
-      values: [...values],
-      counts: [...counts],
+      values:
+        values.length !== 1
+          ? values.slice()
+          : values[0] === 0
+            ? ZERO_VALUE
+            : values[0] === 1
+              ? ONE_COUNT
+              : [values[0]],
+      counts: counts === ONE_COUNT ? ONE_COUNT : counts.slice(),
       stats: d.statisticValues,
       unit: d.unit ?? 'None',
     });
@@ -342,9 +412,10 @@ export class MetricStore {
    * Stores the metrics of one Embedded Metric Format document (a line as Powertools or a Lambda prints it; text
    * before the JSON object is allowed). The datum time is the local clock's, not the document's Timestamp: the
    * handlers stamp real time, the platform runs on simulated time. Returns the number of datums stored: 0 for a
-   * line that is not an EMF document; an EMF document that breaks the specification throws.
+   * line that is not an EMF document; an EMF document that breaks the specification throws. `at`: the datum time
+   * (a deferred line's publication time), default now.
    */
-  putEmf(line: string): number {
+  putEmf(line: string, at?: Date): number {
     const start = line.indexOf('{');
     if (start < 0) return 0;
     let doc: unknown;
@@ -360,7 +431,7 @@ export class MetricStore {
     };
     const directives = (root._aws as Record<string, unknown>).CloudWatchMetrics;
     if (!Array.isArray(directives)) return fail('_aws.CloudWatchMetrics must be an array');
-    const timestamp = this.clock.now();
+    const timestamp = at ?? this.clock.now();
     const datums: PutDatum[] = [];
     directives.forEach((d: unknown, i) => {
       const at = `_aws.CloudWatchMetrics[${i}]`;
@@ -421,6 +492,7 @@ export class MetricStore {
     dimensions: Readonly<Record<string, string>>,
     unit?: string,
   ): Sample[] {
+    this.flush();
     const samples = this.series.get(seriesKey(namespace, metricName, dimensions))?.samples ?? [];
     return unit === undefined ? samples : samples.filter((s) => s.unit === unit);
   }
@@ -572,6 +644,7 @@ export class MetricStore {
   } {
     const r = isObject(request) ? request : {};
     const filters = (Array.isArray(r.Dimensions) ? r.Dimensions : []) as ApiDimension[];
+    this.flush();
     const metrics = [...this.series.values()]
       .filter((s) => r.Namespace === undefined || s.namespace === r.Namespace)
       .filter((s) => r.MetricName === undefined || s.metricName === r.MetricName)

@@ -284,16 +284,22 @@ export async function startEndpointServer(options: EndpointServerOptions): Promi
       metric({ latencyMicros: 0, rows: 0, error: err.statusCode >= 500 ? '5xx' : '4xx' });
       throw modelError(endpointName, err);
     }
-    metric({ latencyMicros: result.latencyMicros, rows: result.rows });
-    options.capture.record(
-      endpointName,
-      variant.variantName,
-      variant.capture,
-      { contentType: contentType ?? 'application/octet-stream', data: text },
-      { contentType: OUTPUT_CONTENT_TYPE, data: result.text },
-      header(req, 'x-amzn-sagemaker-inference-id'),
-    );
+    // The answer first: capture and metrics are SageMaker's side channels, never on the caller's time.
     sendOutput(res, variant.variantName, result.text);
+    metric({ latencyMicros: result.latencyMicros, rows: result.rows });
+    try {
+      options.capture.record(
+        endpointName,
+        variant.variantName,
+        variant.capture,
+        { contentType: contentType ?? 'application/octet-stream', data: text },
+        { contentType: OUTPUT_CONTENT_TYPE, data: result.text },
+        header(req, 'x-amzn-sagemaker-inference-id'),
+      );
+    } catch (e) {
+      // The answer is sent; a capture failure must not turn it into an error.
+      process.emitWarning(`endpoint server: data capture failed: ${String(e)}`);
+    }
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {

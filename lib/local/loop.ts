@@ -1,14 +1,16 @@
 import { gzipSync } from 'node:zlib';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import type { StoredValidationReport } from '../../lambdas/handlers/validate-object';
 import { listKeys } from '../../lambdas/shared/s3';
 import { reportKey, type DriftWindow, type StoredDriftReport } from '../../lambdas/handlers/drift-check';
+import type { InputRecord } from '../../lambdas/core/inference';
+import type { DatasetSchema } from '../../lambdas/core/schema';
+import { DevMlopsClient } from '../client';
 import { LocalClock } from './clock';
 import type { AlarmStateChange } from './cloudwatch';
 import { LocalPlatform, type LocalExecution, type LocalPlatformOptions } from './platform';
 import { sampleChunks, sampleRows } from './sample-data';
-import { predict, readDeployed, recordsFromCsv } from './traffic';
+import { readDeployed } from './traffic';
 
 /**
  * The demo's loop (issue 5): data in, validation, training and a first deploy, normal traffic, a quiet drift
@@ -27,10 +29,10 @@ export interface LoopSizes {
   readonly badRows: number;
   /** Rows of the shifted file uploaded before retraining. */
   readonly newRows: number;
-  /** Records sent to the endpoint per simulated hour. */
+  /** Records sent to the inference API per simulated hour. */
   readonly trafficPerHour: number;
-  /** Records per InvokeEndpoint call. */
-  readonly batch: number;
+  /** Records per POST /v1/predict, at most the API's limit. @default config.inference.maxBatchSize */
+  readonly batch?: number;
 }
 
 export const DEMO_SIZES: LoopSizes = {
@@ -38,7 +40,6 @@ export const DEMO_SIZES: LoopSizes = {
   badRows: 2_000,
   newRows: 20_000,
   trafficPerHour: 2_000,
-  batch: 100,
 };
 
 /** Where each stage reports: the CLI prints it, tests ignore it. */
@@ -87,7 +88,8 @@ export interface LoopResult {
   readonly drift: readonly DriftOutcome[];
   readonly alarms: ReadonlyArray<{ name: string; state: string }>;
   readonly alarmChanges: ReadonlyArray<{ name: string; from: string; to: string; at: string }>;
-  readonly predictions: { readonly sent: number; readonly byVariant: Readonly<Record<string, number>> };
+  /** Records the inference API scored, in all and by the model version it answered with. */
+  readonly predictions: { readonly sent: number; readonly byModelVersion: Readonly<Record<string, number>> };
   readonly captureFiles: number;
   readonly notifications: ReadonlyArray<{ subject?: string; status?: string }>;
   /** Wall time per stage, in milliseconds, in order. */
@@ -109,13 +111,44 @@ export interface LoopOptions {
 const quiet: LoopReporter = { step: (_n, fn) => fn(), info: () => undefined };
 
 /**
- * The demo's config: the project's own (cdk.json), with the drift cooldown off. The demo compresses hours into
- * seconds of simulated time, but Step Functions stamps executions with real time, so a cooldown counted in real
- * minutes would skip the retraining the demo exists to show.
+ * The demo's config: the project's own (cdk.json), with the drift cooldown off and the inference Lambda checking
+ * baselines/current.json on every request. The demo compresses hours into seconds of simulated time, but Step
+ * Functions stamps executions with real time, so a cooldown counted in real minutes would skip the retraining the
+ * demo exists to show; and traffic follows a deploy within a second, sooner than the usual 10 s refresh.
  */
 export function demoConfig(base: Record<string, unknown>): Record<string, unknown> {
   const training = (base.training ?? {}) as Record<string, unknown>;
-  return { ...base, training: { ...training, driftCooldownMinutes: 0 } };
+  const inference = (base.inference ?? {}) as Record<string, unknown>;
+  return {
+    ...base,
+    training: { ...training, driftCooldownMinutes: 0 },
+    inference: { ...inference, specRefreshSeconds: 0 },
+  };
+}
+
+/**
+ * Prediction requests as an application would send them: the sample generator's rows as JSON records with typed
+ * values (numbers, booleans; a missing value is null), without the label, which applications do not know.
+ */
+export function trafficRecords(schema: DatasetSchema, rows: number, seed: number, drift = 0): InputRecord[] {
+  const [header, ...lines] = [...sampleRows({ rows, seed, drift })];
+  const names = header.trimEnd().split(',');
+  const fields = names.map((n) => schema.fields.find((f) => f.name === n));
+  const missing = new Set(schema.missingValues ?? ['']);
+  return lines.map((line) => {
+    const cells = line.trimEnd().split(',');
+    const record: Record<string, string | number | boolean | null> = {};
+    names.forEach((name, i) => {
+      const f = fields[i];
+      if (!f || name === schema.target) return;
+      const text = cells[i] ?? '';
+      if (missing.has(text)) record[name] = null;
+      else if (f.type === 'integer' || f.type === 'number') record[name] = Number(text);
+      else if (f.type === 'boolean') record[name] = text === 'true' || text === '1';
+      else record[name] = text;
+    });
+    return record;
+  });
 }
 
 export async function runLoop(
@@ -131,7 +164,7 @@ export async function runLoop(
     const spin = ticker
       ? setInterval(() => {
           const frame = SPINNER[Math.floor((performance.now() - t0) / 100) % SPINNER.length];
-          const doing = live?.activity() ?? '';
+          const doing = live.platform?.activity() ?? '';
           ticker.update(
             `${frame} ${((performance.now() - t0) / 1000).toFixed(1)} s${doing ? `  ${doing}` : ''}`,
           );
@@ -145,7 +178,8 @@ export async function runLoop(
       timings.push({ stage: name, ms: performance.now() - t0 });
     }
   };
-  let live: LocalPlatform | undefined;
+  // The platform once started, for the live progress line of the stages after it.
+  const live: { platform?: LocalPlatform } = {};
   const expect = (ok: boolean, problem: string): void => {
     if (!ok) problems.push(problem);
   };
@@ -154,7 +188,7 @@ export async function runLoop(
   const start = new Date(Math.floor(Date.now() / HOUR) * HOUR + HOUR / 2);
   const clock = new LocalClock({ start });
   const platform = await stage(
-    'start the local platform (synthesize the app, S3, SageMaker, endpoint, CloudWatch, EventBridge)',
+    'start the local platform (synthesize the app, S3, SageMaker, endpoint, inference API, CloudWatch, EventBridge)',
     () =>
       LocalPlatform.start({
         ...options.platform,
@@ -163,17 +197,23 @@ export async function runLoop(
         config: options.config,
         clock,
       }),
-    (p) => `S3 ${p.s3Endpoint}, AWS APIs ${p.awsEndpoint}, endpoint ${p.runtimeEndpoint}`,
+    (p) =>
+      `S3 ${p.s3Endpoint}, AWS APIs ${p.awsEndpoint}, endpoint ${p.runtimeEndpoint}, inference API ${p.apiUrl ?? '-'}`,
   );
-  live = platform;
-  live = platform;
+  live.platform = platform;
   const { names } = platform;
-  const runtime = new SageMakerRuntimeClient({
+  if (platform.apiUrl === undefined)
+    throw new Error('the synthesized app has no inference API to send traffic to');
+  // Applications call the model through the inference API, SigV4-signed with the credentials the platform accepts.
+  const client = new DevMlopsClient({
+    apiUrl: platform.apiUrl,
     region: names.region,
-    endpoint: platform.runtimeEndpoint,
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    maxAttempts: 1,
+    credentials: platform.credentials,
   });
+  const batch = Math.min(
+    sizes.batch ?? platform.config.inference.maxBatchSize,
+    platform.config.inference.maxBatchSize,
+  );
   let kept = false;
   try {
     // ---- data lake
@@ -263,27 +303,18 @@ export async function runLoop(
     expect(deployed !== undefined, 'no baselines/current.json after the first deploy');
 
     // ---- traffic and drift checks, one simulated hour at a time
-    const byVariant: Record<string, number> = {};
+    // The API answers with the model version, not the SageMaker variant: traffic is counted by version.
+    const byModelVersion: Record<string, number> = {};
     let sent = 0;
     let trafficSeed = 100;
     const sendTraffic = async (drift: number): Promise<number> => {
       if (!deployed) throw new Error('nothing is deployed');
-      const lines = [...sampleRows({ rows: sizes.trafficPerHour, seed: trafficSeed++, drift })];
-      // Applications do not know the label: it is left out of what they send.
-      const target = deployed.spec.target.name;
-      const records = recordsFromCsv(lines).map((r) => {
-        delete r[target];
-        return r;
-      });
-      for (let i = 0; i < records.length; i += sizes.batch) {
-        const { predictions, variant } = await predict(
-          runtime,
-          names.endpointName,
-          deployed.spec,
-          records.slice(i, i + sizes.batch),
-        );
+      const records = trafficRecords(platform.config.dataset, sizes.trafficPerHour, trafficSeed++, drift);
+      for (let i = 0; i < records.length; i += batch) {
+        const { predictions, modelVersion } = await client.predict(records.slice(i, i + batch));
         sent += predictions.length;
-        byVariant[variant ?? '?'] = (byVariant[variant ?? '?'] ?? 0) + predictions.length;
+        const version = `v${modelVersion}`;
+        byModelVersion[version] = (byModelVersion[version] ?? 0) + predictions.length;
       }
       await platform.flushCapture();
       return records.length;
@@ -309,7 +340,7 @@ export async function runLoop(
     };
 
     await stage(
-      `send normal traffic (${sizes.trafficPerHour} records, real SageMaker runtime client)`,
+      `send normal traffic (${sizes.trafficPerHour} records through the inference API, typed client)`,
       () => sendTraffic(0),
       (n) => `${n} predictions`,
     );
@@ -402,7 +433,7 @@ export async function runLoop(
       drift,
       alarms,
       alarmChanges,
-      predictions: { sent, byVariant },
+      predictions: { sent, byModelVersion },
       captureFiles,
       notifications: platform.notifications.map((n) => ({ subject: n.subject, status: n.status })),
       timings,
@@ -414,7 +445,6 @@ export async function runLoop(
     }
     return { result };
   } finally {
-    runtime.destroy();
     if (!kept) await platform.close();
   }
 }
@@ -465,7 +495,9 @@ function modelOutcome(version: number, e: LocalExecution): ModelOutcome {
 
 async function readReports(platform: LocalPlatform): Promise<StoredValidationReport[]> {
   const { artifacts } = platform.names.buckets;
-  const keys = await listKeys(platform.s3, artifacts, `reports/validation/${platform.names.dataset}/`);
+  const all = await listKeys(platform.s3, artifacts, `reports/validation/${platform.names.dataset}/`);
+  // Each JSON report has its HTML rendering beside it.
+  const keys = all.filter((k) => k.endsWith('.json'));
   return Promise.all(
     keys.map(async (k) => {
       const r = await platform.s3.send(new GetObjectCommand({ Bucket: artifacts, Key: k }));

@@ -29,6 +29,12 @@ export interface PlatformInfo {
   readonly s3Endpoint: string;
   readonly awsEndpoint: string;
   readonly runtimeEndpoint: string;
+  /** The local dashboard page (the synthesized CloudWatch dashboard drawn from the local metrics). */
+  readonly dashboardUrl?: string;
+  /** The inference API's stage URL: POST `<apiUrl>v1/predict`, SigV4-signed (service execute-api) with `credentials`. */
+  readonly apiUrl?: string;
+  /** The credentials the platform accepts (the inference API checks SigV4 signatures made with them). */
+  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
   readonly names: PlatformNames;
 }
 

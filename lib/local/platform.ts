@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Stack, type CfnElement } from 'aws-cdk-lib';
@@ -7,6 +8,7 @@ import type { SQSBatchResponse } from 'aws-lambda';
 import { createS3Client } from '../../lambdas/shared/clients';
 import type { DevMlopsStacks } from '../app';
 import type { DevMlopsConfig } from '../config';
+import { PIPELINE_OUTPUTS } from '../stacks/pipeline-stack';
 import { stateMachinesOf, trainingStateMachine, type TemplateStateMachine } from './asl';
 import { AwsApiError } from './errors';
 import { startAwsApiServer, type AwsApiServer } from './aws-api-server';
@@ -19,6 +21,15 @@ import {
   MetricStore,
   type AlarmStateChange,
 } from './cloudwatch';
+import { startDashboardServer, type DashboardServer } from './dashboard';
+import {
+  apiGatewayMetricData,
+  localStageUrl,
+  restApisFromTemplates,
+  startApiGateway,
+  type ApiGatewayServer,
+} from './api-gateway';
+import { deliveryStreamsFromTemplates, FIREHOSE_TARGET_PREFIX, LocalFirehose } from './firehose';
 import { startEndpointServer, type EndpointServer } from './endpoint-server';
 import {
   LocalEventBus,
@@ -29,6 +40,7 @@ import {
 } from './events';
 import { LocalLambdas, localFunctions, sharedEnvironment } from './lambdas';
 import { startLocalS3, toSqsEvent, type LocalS3 } from './s3';
+import { startLocalSns, type LocalSns } from './sns';
 import { LocalSageMaker } from './sagemaker';
 import { validationErrorName } from './sagemaker-api';
 import {
@@ -61,7 +73,14 @@ export interface LocalPlatformOptions {
   /** @default a LocalClock starting now, at real speed */
   readonly clock?: LocalClock;
   /** Fixed ports (0 = any free port). @default 0 for all */
-  readonly ports?: { readonly s3?: number; readonly aws?: number; readonly runtime?: number };
+  readonly ports?: {
+    readonly s3?: number;
+    readonly aws?: number;
+    readonly runtime?: number;
+    readonly dashboard?: number;
+    /** The inference API (API Gateway REST API). */
+    readonly api?: number;
+  };
   /**
    * Real milliseconds a SageMaker endpoint takes to deploy, and a canary to bake; the definition's Wait states and
    * Retry intervals are replaced by `waitMilliseconds`, since they are sized for SageMaker.
@@ -132,8 +151,14 @@ export class LocalPlatform {
 
   private localS3!: LocalS3;
   private awsApi!: AwsApiServer;
+  private sns!: LocalSns;
   private endpointServer!: EndpointServer;
+  private dashboardServer!: DashboardServer;
   private capture!: CaptureWriter;
+  private firehose!: LocalFirehose;
+  private apiServers: ApiGatewayServer[] = [];
+  /** The last access log lines of the API stages (what CloudWatch Logs would hold), newest last. */
+  readonly apiAccessLog: string[] = [];
   private readonly pending = new Set<Promise<unknown>>();
   private readonly log: (line: string) => void;
   private readonly timings: typeof DEFAULT_TIMINGS;
@@ -142,6 +167,10 @@ export class LocalPlatform {
   private readonly queues: ReadonlyMap<string, QueueRoute>;
   private localServices?: LocalServices;
   private closed = false;
+  /** [endpoint, variant] pairs that have served, for their instance metrics. */
+  private readonly servedVariants = new Set<string>();
+  private cpuMark = { usage: process.cpuUsage(), at: performance.now() };
+  private periodicAt = -Infinity;
 
   private constructor(options: LocalPlatformOptions) {
     this.directory = path.resolve(options.directory);
@@ -172,19 +201,27 @@ export class LocalPlatform {
       functions,
       onInvocation: (r) => {
         const dimensions = { FunctionName: r.functionName };
-        this.metrics.put({ namespace: 'AWS/Lambda', metricName: 'Invocations', dimensions, values: [1] });
-        this.metrics.put({
+        // Deferred: the invocation's caller (the inference API) is waiting for its result.
+        this.metrics.putLater({
+          namespace: 'AWS/Lambda',
+          metricName: 'Invocations',
+          dimensions,
+          values: [1],
+        });
+        this.metrics.putLater({
           namespace: 'AWS/Lambda',
           metricName: 'Duration',
           dimensions,
           values: [r.durationMs],
         });
-        this.metrics.put({
+        this.metrics.putLater({
           namespace: 'AWS/Lambda',
           metricName: 'Errors',
           dimensions,
           values: [r.error ? 1 : 0],
         });
+        // Lambda reports Throttles beside every invocation; locally nothing is ever throttled.
+        this.metrics.putLater({ namespace: 'AWS/Lambda', metricName: 'Throttles', dimensions, values: [0] });
         if (r.error) this.log(`Lambda ${r.functionName} failed: ${r.error.name}: ${r.error.message}`);
       },
     });
@@ -233,6 +270,24 @@ export class LocalPlatform {
       account: accountId,
     });
     this.awsApi = await startAwsApiServer({ port: options.ports?.aws ?? 0 });
+    // Handlers publish with the SNS client (the drift check's notification); the state machine's SNS tasks are
+    // served in-process below. Both land in `notifications`.
+    this.sns = await startLocalSns({
+      topicArns: this.templates
+        .resourcesOfType('AWS::SNS::Topic')
+        .map((t) => this.templates.resource(t.stackName, t.logicalId).ref),
+      onPublish: (m) => {
+        const n: Notification = {
+          topicArn: m.topicArn,
+          subject: m.subject,
+          message: m.message,
+          status: m.attributes.status,
+          time: this.clock.now(),
+        };
+        this.notifications.push(n);
+        this.log(`notification: ${n.subject ?? ''}: ${n.message.split('\n')[0]}`);
+      },
+    });
 
     // What the handlers' SDK clients read: every AWS call a handler makes goes to this process.
     Object.assign(process.env, sharedEnvironment(this.lambdas.functions), {
@@ -244,6 +299,8 @@ export class LocalPlatform {
       AWS_ENDPOINT_URL_CLOUDWATCH: this.awsApi.endpoint,
       AWS_ENDPOINT_URL_SAGEMAKER: this.awsApi.endpoint,
       AWS_ENDPOINT_URL_SFN: this.awsApi.endpoint,
+      AWS_ENDPOINT_URL_SNS: this.sns.endpoint,
+      AWS_ENDPOINT_URL_FIREHOSE: this.awsApi.endpoint,
       AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
       AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
     });
@@ -255,8 +312,9 @@ export class LocalPlatform {
     const { metrics: sharedMetrics } =
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       require('../../lambdas/shared/powertools') as typeof import('../../lambdas/shared/powertools');
+    // Stored after the response, as CloudWatch Logs extracts them after the fact (MetricStore.putEmfLater).
     (sharedMetrics as unknown as { console: { log: (line: string) => void } }).console = {
-      log: (line: string) => this.metrics.putEmf(line),
+      log: (line: string) => this.metrics.putEmfLater(line),
     };
 
     const s3 = createS3Client(process.env);
@@ -280,6 +338,20 @@ export class LocalPlatform {
     });
     (this as { sagemaker: LocalSageMaker }).sagemaker = sagemaker;
     this.capture = new CaptureWriter({ s3, clock: this.clock });
+    // Serverless endpoints' capture: the inference Lambda puts records, delivered to S3 as the stream configures.
+    this.firehose = new LocalFirehose({
+      streams: deliveryStreamsFromTemplates(this.templates),
+      s3,
+      clock: this.clock,
+      accountId,
+      onMetric: (m) =>
+        this.metrics.put({
+          namespace: 'AWS/Firehose',
+          metricName: m.metricName,
+          dimensions: m.dimensions,
+          values: [m.value],
+        }),
+    });
     this.endpointServer = await startEndpointServer({
       resolve: (name) => sagemaker.endpoint(name),
       capture: this.capture,
@@ -288,8 +360,10 @@ export class LocalPlatform {
       port: options.ports?.runtime ?? 0,
       onInvocation: (m) => {
         const dimensions = { EndpointName: m.endpointName, VariantName: m.variantName };
+        this.servedVariants.add(JSON.stringify([m.endpointName, m.variantName]));
+        // Deferred: the invocation's answer has not been sent yet.
         const put = (metricName: string, value: number) =>
-          this.metrics.put({ namespace: 'AWS/SageMaker', metricName, dimensions, values: [value] });
+          this.metrics.putLater({ namespace: 'AWS/SageMaker', metricName, dimensions, values: [value] });
         put('Invocations', 1);
         put('Invocation4XXErrors', m.error === '4xx' ? 1 : 0);
         put('Invocation5XXErrors', m.error === '5xx' ? 1 : 0);
@@ -297,6 +371,21 @@ export class LocalPlatform {
       },
     });
     this.registerApis();
+    process.env.AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME = this.endpointServer.endpoint;
+    await this.startRestApis(options.ports?.api ?? 0);
+
+    this.dashboardServer = await startDashboardServer({
+      source: {
+        templates: this.templates,
+        metrics: this.metrics,
+        alarms: this.alarms,
+        clock: this.clock,
+        s3,
+        artifactsBucket: this.names.buckets.artifacts,
+      },
+      port: options.ports?.dashboard ?? 0,
+    });
+    for (const e of this.dashboardServer.layout.errors) this.log(`dashboard: ${e}`);
 
     // Raw uploads reach the rules as S3's EventBridge events.
     this.localS3.onObjectCreated(async (event) => {
@@ -313,6 +402,18 @@ export class LocalPlatform {
   get runtimeEndpoint(): string {
     return this.endpointServer.endpoint;
   }
+  /** The inference API's stage URL (the InferenceApiUrl output, served locally): POST `<url>v1/predict`. */
+  get apiUrl(): string | undefined {
+    return localStageUrl(this.templates, this.apiServers, PIPELINE_OUTPUTS.inferenceApiUrl);
+  }
+  /** The credentials the platform's APIs accept (SigV4 for the inference API, s3rver's keys for S3). */
+  get credentials(): { accessKeyId: string; secretAccessKey: string } {
+    return { ...this.localS3.credentials };
+  }
+  /** The local dashboard page. */
+  get dashboardUrl(): string {
+    return this.dashboardServer.url;
+  }
 
   info(): PlatformInfo {
     return {
@@ -321,6 +422,9 @@ export class LocalPlatform {
       s3Endpoint: this.s3Endpoint,
       awsEndpoint: this.awsEndpoint,
       runtimeEndpoint: this.runtimeEndpoint,
+      apiUrl: this.apiUrl,
+      credentials: this.credentials,
+      dashboardUrl: this.dashboardUrl,
       names: this.names,
     };
   }
@@ -336,6 +440,7 @@ export class LocalPlatform {
    * every alarm is evaluated, and state changes go to the bus as CloudWatch sends them (retraining on drift).
    */
   async tick(): Promise<AlarmStateChange[]> {
+    this.publishPeriodicMetrics();
     await this.bus.tick();
     await this.idle();
     const changes = this.alarms.evaluate();
@@ -403,6 +508,13 @@ export class LocalPlatform {
         dimensions,
         values: [1],
       });
+      this.metrics.put({
+        namespace: 'AWS/States',
+        metricName: 'ExecutionTime',
+        dimensions,
+        values: [execution.stopDate.getTime() - startDate.getTime()],
+        unit: 'Milliseconds',
+      });
       this.log(
         `execution ${name} ${record.status}` +
           (record.status === 'FAILED' ? `: ${record.error ?? ''} ${record.cause ?? ''}` : ''),
@@ -413,6 +525,45 @@ export class LocalPlatform {
     return execution;
   }
 
+  /**
+   * The metrics AWS publishes on its own schedule rather than per request: every queue's depth (SQS sends it for
+   * empty queues too) and the instance metrics of endpoints that serve. The local endpoint's instance is this
+   * process, so its CPU (percent of one core, since the last time) and memory (RSS of the host's memory) are those.
+   * At most once per 5 simulated minutes (the dashboard's period for them): the store keeps every sample.
+   */
+  private publishPeriodicMetrics(): void {
+    if (this.clock.now().getTime() - this.periodicAt < 300_000) return;
+    this.periodicAt = this.clock.now().getTime();
+    for (const arn of this.queues.keys()) {
+      this.metrics.put({
+        namespace: 'AWS/SQS',
+        metricName: 'ApproximateNumberOfMessagesVisible',
+        dimensions: { QueueName: arn.split(':').pop()! },
+        values: [this.deadLetters.get(arn)?.length ?? 0],
+      });
+    }
+    const now = performance.now();
+    const used = process.cpuUsage(this.cpuMark.usage);
+    const cpu = ((used.user + used.system) / 1000 / Math.max(now - this.cpuMark.at, 1)) * 100;
+    this.cpuMark = { usage: process.cpuUsage(), at: now };
+    const memory = (process.memoryUsage().rss / os.totalmem()) * 100;
+    for (const served of this.servedVariants) {
+      const [EndpointName, VariantName] = JSON.parse(served) as [string, string];
+      const status = this.sagemaker.endpoint(EndpointName)?.status;
+      if (status !== 'InService' && status !== 'Updating') continue;
+      const put = (metricName: string, value: number) =>
+        this.metrics.put({
+          namespace: '/aws/sagemaker/Endpoints',
+          metricName,
+          dimensions: { EndpointName, VariantName },
+          values: [value],
+          unit: 'Percent',
+        });
+      put('CPUUtilization', cpu);
+      put('MemoryUtilization', memory);
+    }
+  }
+
   /** Resolves when every event, message, invocation and execution started so far has finished. */
   async idle(): Promise<void> {
     for (;;) {
@@ -421,11 +572,13 @@ export class LocalPlatform {
       await Promise.allSettled([...this.pending]);
     }
     await this.capture.flush();
+    await this.firehose.flush();
   }
 
   /** Writes buffered capture records to S3 now (the drift check reads only what is in S3). */
   async flushCapture(): Promise<void> {
     await this.capture.flush();
+    await this.firehose.flush();
   }
 
   /** What is going on now, in a few words: the running executions and their states. */
@@ -439,8 +592,12 @@ export class LocalPlatform {
     this.closed = true;
     await this.idle().catch(() => undefined);
     await this.capture.close().catch(() => undefined);
+    await this.firehose.close().catch(() => undefined);
+    for (const api of this.apiServers) await api.close();
+    await this.dashboardServer.close();
     await this.endpointServer.close();
     await this.awsApi.close();
+    await this.sns.close();
     this.s3.destroy();
     await this.sagemaker.close?.();
     await this.localS3.close();
@@ -623,8 +780,45 @@ export class LocalPlatform {
     };
   }
 
+  /**
+   * Serves every REST API of the templates on loopback (the first on `port`), its Lambda integrations invoking the
+   * local functions, accepting SigV4 from the platform's credentials, its requests counted as AWS/ApiGateway metrics.
+   */
+  private async startRestApis(port: number): Promise<void> {
+    const { region, accountId } = this.templates.pseudo;
+    for (const api of restApisFromTemplates(this.templates)) {
+      this.apiServers.push(
+        await startApiGateway({
+          api,
+          invoke: (arn, event) => this.lambdas.invoke(arn, event),
+          credentials: [this.localS3.credentials],
+          region,
+          accountId,
+          port: this.apiServers.length === 0 ? port : 0,
+          onRequest: (r) => {
+            for (const m of apiGatewayMetricData(r))
+              this.metrics.putLater({
+                namespace: 'AWS/ApiGateway',
+                metricName: m.metricName,
+                dimensions: m.dimensions,
+                values: [m.value],
+              });
+            // What API Gateway itself failed at (an integration error, a timeout); the Lambda logs its own answers.
+            if (r.status >= 500 && r.error !== undefined)
+              this.log(`API ${r.apiName} ${r.httpMethod} ${r.resourcePath ?? ''}: ${r.status} ${r.error}`);
+          },
+          onAccessLog: (line) => {
+            this.apiAccessLog.push(line);
+            if (this.apiAccessLog.length > 1000) this.apiAccessLog.splice(0, this.apiAccessLog.length - 1000);
+          },
+        }),
+      );
+    }
+  }
+
   /** The AWS APIs the CLI and SDKs can call on the platform's endpoint. */
   private registerApis(): void {
+    this.awsApi.register(FIREHOSE_TARGET_PREFIX, this.firehose.operations());
     const sagemakerOps: Record<string, (r: unknown) => unknown> = {};
     for (const api of LocalSageMaker.APIS) sagemakerOps[api] = (r) => this.sagemaker.call(api, r);
     this.awsApi.register('SageMaker', sagemakerOps);

@@ -189,6 +189,28 @@ const TYPES: Record<string, TypeNaming> = {
     maxLength: 256,
     make: (n, p) => ({ ref: n, attributes: { Arn: arn(p, 'events', `event-bus/${n}`), Name: n } }),
   },
+  // A REST API's Ref is its generated id (10 characters), not its Name; methods hang off RootResourceId.
+  'AWS::ApiGateway::RestApi': {
+    make: (n) => {
+      const id = hashOf(n, 10);
+      return { ref: id, attributes: { RestApiId: id, RootResourceId: hashOf(`${n}/`, 10) } };
+    },
+  },
+  // The stage name is part of URLs and execute-api ARNs built from the Ref.
+  'AWS::ApiGateway::Stage': { nameProperty: 'StageName', make: (n) => ({ ref: n, attributes: {} }) },
+  'AWS::KinesisFirehose::DeliveryStream': {
+    nameProperty: 'DeliveryStreamName',
+    maxLength: 64,
+    make: (n, p) => ({ ref: n, attributes: { Arn: arn(p, 'firehose', `deliverystream/${n}`) } }),
+  },
+  'AWS::IAM::ManagedPolicy': {
+    nameProperty: 'ManagedPolicyName',
+    maxLength: 128,
+    make: (n, p) => {
+      const policyArn = arn(p, 'iam', `policy/${n}`, false);
+      return { ref: policyArn, attributes: { PolicyArn: policyArn } };
+    },
+  },
   'AWS::Scheduler::Schedule': {
     nameProperty: 'Name',
     maxLength: 64,

@@ -1,21 +1,23 @@
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { InvokeEndpointCommand, type SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
+import type { FeatureSpec } from '../../lambdas/core/encoding';
 import {
-  encodeFeatures,
-  featureValuesFromRecord,
-  targetClasses,
-  type FeatureSpec,
-} from '../../lambdas/core/encoding';
+  decodePredictions as decodeCore,
+  encodeRecords,
+  predictionScore,
+  type InputRecord,
+} from '../../lambdas/core/inference';
 import { parsePointer, parseS3Uri, POINTER_KEY, type CurrentPointer } from '../../lambdas/core/pointer';
 
 /**
  * Calling the deployed model with records, as an application would without the inference API (issue 6): read
  * what is deployed (baselines/current.json and its feature-spec.json), encode records client-side with the
- * same core Prepare used, send CSV to InvokeEndpoint and decode the scores.
+ * same core Prepare used, send CSV to InvokeEndpoint and decode the scores. Encoding and decoding are the
+ * inference core's (lambdas/core/inference.ts), the same the inference API and lib/client use.
  */
 
+export { encodeRecords, type InputRecord };
 export type RecordValue = string | number | boolean | null | undefined;
-export type InputRecord = Readonly<Record<string, RecordValue>>;
 
 export interface Deployed {
   readonly pointer: CurrentPointer;
@@ -40,22 +42,6 @@ export async function readDeployed(s3: S3Client, artifactsBucket: string): Promi
   return { pointer, spec: (await readJson(s3, bucket, key)) as FeatureSpec };
 }
 
-function cellText(v: RecordValue): string | undefined {
-  if (v === null || v === undefined) return undefined;
-  return typeof v === 'string' ? v : String(v);
-}
-
-/** Model-input CSV, one line per record, in the feature spec's column order (a missing field is a missing cell). */
-export function encodeRecords(spec: FeatureSpec, records: readonly InputRecord[]): string {
-  let out = '';
-  for (const r of records) {
-    const cells: Record<string, string | undefined> = {};
-    for (const [k, v] of Object.entries(r)) cells[k] = cellText(v);
-    out += encodeFeatures(spec, featureValuesFromRecord(spec, cells)) + '\n';
-  }
-  return out;
-}
-
 export interface Prediction {
   /** Binary: the probability of the positive class; regression: the value; multiclass: the top class's probability. */
   readonly score: number;
@@ -67,30 +53,11 @@ export interface Prediction {
 
 /** Decodes the endpoint's text/csv response (one line per input row). */
 export function decodePredictions(spec: FeatureSpec, body: string, threshold = 0.5): Prediction[] {
-  const classes = targetClasses(spec);
-  return body
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((line): Prediction => {
-      const values = line.split(',').map(Number);
-      if (values.some((v) => !Number.isFinite(v))) throw new Error(`unreadable model output line "${line}"`);
-      if (spec.problem === 'regression') return { score: values[0] };
-      if (spec.problem === 'binary') {
-        const score = values[0];
-        const label = score >= threshold ? 1 : 0;
-        return { score, label: classes?.[label] ?? String(label) };
-      }
-      const names = classes ?? values.map((_, i) => String(i));
-      let best = 0;
-      values.forEach((v, i) => {
-        if (v > values[best]) best = i;
-      });
-      return {
-        score: values[best],
-        label: names[best],
-        probabilities: Object.fromEntries(values.map((v, i) => [names[i] ?? String(i), v])),
-      };
-    });
+  return decodeCore(spec, body, threshold).map((p): Prediction => {
+    if ('value' in p) return { score: p.value };
+    if ('probability' in p) return { score: p.probability, label: p.label };
+    return { score: predictionScore(p), label: p.label, probabilities: p.probabilities };
+  });
 }
 
 /** Encodes, invokes and decodes one batch. */

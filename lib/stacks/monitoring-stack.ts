@@ -64,6 +64,8 @@ export class MonitoringStack extends Stack {
       driftThreshold: m.driftThreshold,
       featureThresholds: m.featureThresholds,
       logRetention: config.logRetentionDays,
+      topic: pipeline.training.topic,
+      topicKey: pipeline.training.key,
     });
 
     const functions: Record<string, lambda.IFunction> = {

@@ -11,6 +11,7 @@ import type { Construct } from 'constructs';
 import type { DevMlopsConfig } from '../config';
 import type { DataLakeResources } from '../constructs/data-lake';
 import { DataValidation } from '../constructs/data-validation';
+import { InferenceApi } from '../constructs/inference-api';
 import { PipelineCleanup } from '../constructs/pipeline-cleanup';
 import { TrainingPipeline } from '../constructs/training-pipeline';
 import { TrainingTriggers } from '../constructs/training-triggers';
@@ -26,22 +27,27 @@ export interface PipelineStackProps extends StackProps {
 export const PIPELINE_OUTPUTS = {
   stateMachineArn: 'TrainingStateMachineArn',
   topicArn: 'NotificationTopicArn',
+  /** The inference API's stage URL, ending in `/`: clients post to `<url>v1/predict`. */
+  inferenceApiUrl: 'InferenceApiUrl',
+  /** The managed policy to attach to application roles that call the inference API. */
+  inferenceInvokePolicyArn: 'InferenceInvokePolicyArn',
 } as const;
 
 /**
  * The processing stack (DESIGN.md section 3): validation of every object landing in raw, and the training
  * pipeline (state machine, its Lambdas, SageMaker role, model package group, topic, rollback alarms), its
- * triggers and the cleanup of what it deploys.
+ * triggers, the cleanup of what it deploys, and the inference API in front of the endpoint.
  */
 export class PipelineStack extends Stack {
   readonly validation: DataValidation;
   readonly training: TrainingPipeline;
   readonly triggers: TrainingTriggers;
   readonly cleanup: PipelineCleanup;
+  readonly inference: InferenceApi;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id, {
-      description: `devmlops pipeline (${props.config.project}): data validation and training`,
+      description: `devmlops pipeline (${props.config.project}): data validation, training and inference`,
       ...props,
     });
     // Exports/imports: CloudFormation then refuses to delete or replace a data lake bucket or the key while this
@@ -57,6 +63,7 @@ export class PipelineStack extends Stack {
       memorySize: config.validation.memorySize,
       timeout: Duration.seconds(config.validation.timeoutSeconds),
       maxReceiveCount: config.validation.maxReceiveCount,
+      maxFileBytes: config.validation.maxFileBytes,
       logRetention: config.logRetentionDays,
     });
     this.training = new TrainingPipeline(this, 'Training', {
@@ -82,6 +89,24 @@ export class PipelineStack extends Stack {
       modelPackageGroup: this.training.modelPackageGroup,
       logRetention: config.logRetentionDays,
     });
+    this.inference = new InferenceApi(this, 'Inference', {
+      dataLake: props.dataLake,
+      dataset: config.dataset,
+      project: config.project,
+      endpointName: this.training.names.endpoint,
+      endpointType: config.endpoint.type,
+      maxBatchSize: config.inference.maxBatchSize,
+      threshold: config.inference.threshold,
+      throttlingRateLimit: config.inference.throttlingRateLimit,
+      throttlingBurstLimit: config.inference.throttlingBurstLimit,
+      memorySize: config.inference.memorySize,
+      timeout: Duration.seconds(config.inference.timeoutSeconds),
+      specRefresh: Duration.seconds(config.inference.specRefreshSeconds),
+      captureBufferInterval: Duration.seconds(config.inference.captureBufferSeconds),
+      captureBufferSizeMb: config.inference.captureBufferMb,
+      cloudWatchRole: config.inference.apiGatewayCloudWatchRole,
+      logRetention: config.logRetentionDays,
+    });
     new CfnOutput(this, PIPELINE_OUTPUTS.stateMachineArn, {
       description: 'The training state machine (devmlops train starts it)',
       value: this.training.stateMachine.stateMachineArn,
@@ -89,6 +114,14 @@ export class PipelineStack extends Stack {
     new CfnOutput(this, PIPELINE_OUTPUTS.topicArn, {
       description: 'The pipeline notifications (failures, rejections, deploys)',
       value: this.training.topic.topicArn,
+    });
+    new CfnOutput(this, PIPELINE_OUTPUTS.inferenceApiUrl, {
+      description: 'The inference API (IAM auth): POST <url>v1/predict with {"records": [...]}',
+      value: this.inference.url,
+    });
+    new CfnOutput(this, PIPELINE_OUTPUTS.inferenceInvokePolicyArn, {
+      description: 'Attach to the roles of applications that call the inference API',
+      value: this.inference.invokePolicy.managedPolicyArn,
     });
     Tags.of(this).add('Project', config.project);
   }

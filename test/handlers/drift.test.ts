@@ -1,13 +1,15 @@
 // Sets PROJECT and the bucket names before the handler modules load.
 import '../helpers/validation-env';
 import { CloudWatchClient, PutMetricDataCommand, type MetricDatum } from '@aws-sdk/client-cloudwatch';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { Baseline } from '../../lambdas/core/baseline';
 import { encodeFeatures, type FeatureSpec } from '../../lambdas/core/encoding';
 import { DatasetPreparer, toJsonBytes } from '../../lambdas/core/prepare';
 import {
   driftWindow,
+  htmlReportKey,
   readDriftEnv,
   reportKey,
   runDriftCheck,
@@ -21,6 +23,8 @@ import { BUCKETS, getText, listKeys, startTestS3, type TestS3 } from '../helpers
 const ENDPOINT = 'testproj-endpoint';
 const TRAINING = 'training/testproj-20260304050607-a1b2c3';
 const cw = mockClient(CloudWatchClient);
+const sns = mockClient(SNSClient);
+const TOPIC = 'arn:aws:sns:us-east-1:000000000000:testproj-pipeline-Topic-ABC';
 let t: TestS3;
 let spec: FeatureSpec;
 let baseline: Baseline;
@@ -96,6 +100,25 @@ async function storedReport(key: string): Promise<StoredDriftReport> {
   return JSON.parse(await getText(t.s3, BUCKETS.artifacts, key)) as StoredDriftReport;
 }
 
+/** The HTML report next to a JSON report: its text, after checking it is stored as HTML. */
+async function storedHtml(jsonKey: string): Promise<string> {
+  const key = jsonKey.replace(/\.json$/, '.html');
+  const head = await t.s3.send(new HeadObjectCommand({ Bucket: BUCKETS.artifacts, Key: key }));
+  expect(head.ContentType).toBe('text/html; charset=utf-8');
+  return getText(t.s3, BUCKETS.artifacts, key);
+}
+
+/** The bins the HTML draws for one feature, as [baseline count, current count]. */
+function drawnCounts(html: string, feature: string): number[][] {
+  const start = html.indexOf(`data-feature="${feature}" data-status`);
+  expect(start).toBeGreaterThan(0);
+  const section = html.slice(start, html.indexOf('</section>', start));
+  return [...section.matchAll(/data-baseline-count="(\d+)" data-current-count="(\d+)"/g)].map((m) => [
+    Number(m[1]),
+    Number(m[2]),
+  ]);
+}
+
 beforeAll(async () => {
   t = await startTestS3();
   process.env.ENDPOINT_NAME = ENDPOINT;
@@ -103,6 +126,7 @@ beforeAll(async () => {
   process.env.MIN_SAMPLES = '500';
   process.env.DRIFT_THRESHOLD = '0.2';
   process.env.FEATURE_THRESHOLDS = JSON.stringify({ region: 0.5 });
+  process.env.TOPIC_ARN = TOPIC;
   const noop = (): void => undefined;
   const preparer = new DatasetPreparer(schema, { validationFraction: 0 }, { train: noop, validation: noop });
   preparer.beginFile('train.csv');
@@ -115,12 +139,15 @@ beforeAll(async () => {
 
 afterAll(async () => {
   cw.restore();
+  sns.restore();
   await t?.stop();
 });
 
 beforeEach(() => {
   cw.reset();
   cw.on(PutMetricDataCommand).resolves({});
+  sns.reset();
+  sns.on(PublishCommand).resolves({ MessageId: 'message-1' });
 });
 
 test('before the first model: exits cleanly, writes and sends nothing', async () => {
@@ -221,6 +248,16 @@ describe('with a deployed model', () => {
       r.features.map((f) => [[...project, { Name: 'Feature', Value: f.name }], f.psi]),
     );
     expect(sent).toHaveLength(r.features.length + 3);
+
+    // The HTML beside it says the same, and nothing is announced.
+    expect(out.htmlReportKey).toBe(`reports/drift/${ENDPOINT}/2026/03/05/11.html`);
+    const html = await storedHtml(key);
+    expect(html).toContain('data-verdict="no-drift"');
+    expect(html).toContain('<dt>Captured rows</dt><dd>1,200</dd>');
+    expect(html).toContain('<dt>Window start</dt><dd>2026-03-05T10:00:00.000Z</dd>');
+    expect(html).toContain(`<dt>Model package</dt><dd>${pointer.modelPackageArn}</dd>`);
+    expect(sns.commandCalls(PublishCommand)).toHaveLength(0);
+    expect(out.notificationId).toBeUndefined();
   });
 
   test('drifted window: the shifted features drift and the metrics say so', async () => {
@@ -242,6 +279,70 @@ describe('with a deployed model', () => {
     );
     expect(tenure!.Value).toBe(r.features.find((f) => f.name === 'tenure_months')!.psi);
     expect(tenure!.Value).toBeGreaterThan(0.2);
+
+    // The HTML: drifted features first and flagged, the bins drawn with the JSON report's counts.
+    const html = await storedHtml(key);
+    expect(html).toContain('data-verdict="drift"');
+    const cards = [...html.matchAll(/data-feature="([^"]+)" data-status="([^"]+)"/g)].map((m) => [
+      m[1],
+      m[2],
+    ]);
+    const drifted = cards.filter(([, status]) => status === 'drifted').map(([name]) => name);
+    expect(drifted.sort()).toEqual([...r.driftedFeatures].sort());
+    expect(cards.slice(0, drifted.length).every(([, status]) => status === 'drifted')).toBe(true);
+    for (const f of r.features) {
+      const d = f.distribution;
+      const expected =
+        d.kind === 'numeric'
+          ? d.baseline.map((b, i) => [b, d.current[i]])
+          : d.baseline
+              .map((b, i) => [b, d.current[i]])
+              .concat(d.baselineUnseen + d.currentUnseen > 0 ? [[d.baselineUnseen, d.currentUnseen]] : []);
+      expect(drawnCounts(html, f.name)).toEqual(expected);
+    }
+    expect(
+      r.features.find((f) => f.name === 'tenure_months')!.distribution.current.reduce((a, b) => a + b),
+    ).toBe(1500);
+
+    // One notification, naming both reports.
+    expect(out.notificationId).toBe('message-1');
+    const calls = sns.commandCalls(PublishCommand);
+    expect(calls).toHaveLength(1);
+    const msg = calls[0].args[0].input;
+    expect(msg.TopicArn).toBe(TOPIC);
+    expect(msg.Subject).toBe(`[testproj] Drift detected on ${ENDPOINT}`);
+    expect(msg.MessageAttributes).toEqual({ status: { DataType: 'String', StringValue: 'Drift' } });
+    const htmlUri = `s3://${BUCKETS.artifacts}/reports/drift/${ENDPOINT}/2026/03/06/05.html`;
+    expect(msg.Message).toContain(htmlUri);
+    expect(msg.Message).toContain(`s3://${BUCKETS.artifacts}/${key}`);
+    expect(msg.Message).toContain(
+      `https://s3.console.aws.amazon.com/s3/object/${BUCKETS.artifacts}?region=us-east-1&prefix=${encodeURIComponent(key)}`,
+    );
+    for (const name of r.driftedFeatures) expect(msg.Message).toContain(`  - ${name}: PSI `);
+  });
+
+  test('a failed publish fails the check, so that the schedule retries it; the reports are in place', async () => {
+    sns.on(PublishCommand).rejects(Object.assign(new Error('throttled'), { name: 'Throttling' }));
+    const env = readDriftEnv(process.env);
+    await expect(
+      runDriftCheck(
+        { s3: t.s3, cloudWatch: new CloudWatchClient({}), sns: new SNSClient({}) },
+        env,
+        '2026-03-06T06:00:00Z',
+      ),
+    ).rejects.toThrow('throttled');
+    const key = `reports/drift/${ENDPOINT}/2026/03/06/05.json`;
+    expect((await storedReport(key)).drifted).toBe(true);
+    expect(await storedHtml(key)).toContain('data-verdict="drift"');
+    // Without a topic, drift is reported and measured but not announced.
+    sns.reset();
+    const quiet = await runDriftCheck(
+      { s3: t.s3, cloudWatch: new CloudWatchClient({}) },
+      { ...env, topicArn: undefined },
+      '2026-03-06T06:00:00Z',
+    );
+    expect(quiet).toMatchObject({ drifted: true });
+    expect(sns.commandCalls(PublishCommand)).toHaveLength(0);
   });
 
   test('insufficient data: report written, CapturedRecords only', async () => {
@@ -252,6 +353,11 @@ describe('with a deployed model', () => {
     const sent = metricsSent();
     expect(sent.map((d) => [d.MetricName, d.Value])).toEqual([['CapturedRecords', 120]]);
     expect(sent[0].Timestamp).toEqual(new Date('2026-03-07T02:00:00Z'));
+    const html = await storedHtml(`reports/drift/${ENDPOINT}/2026/03/07/01.json`);
+    expect(html).toContain('data-verdict="insufficient-data"');
+    expect(html).toContain('120 captured rows, 500 needed for a decision');
+    expect(html).not.toContain('data-status="drifted"');
+    expect(sns.commandCalls(PublishCommand)).toHaveLength(0);
   });
 
   test('an empty window is insufficient data with zero records', async () => {
@@ -288,6 +394,7 @@ test('window: whole UTC hours ending at the hour of the event', () => {
   ]);
   expect(w.end.toISOString()).toBe('2026-03-01T00:00:00.000Z');
   expect(reportKey('ep', w)).toBe('reports/drift/ep/2026/02/28/23.json');
+  expect(htmlReportKey(reportKey('ep', w))).toBe('reports/drift/ep/2026/02/28/23.html');
 });
 
 test('readDriftEnv: defaults and checks', () => {
@@ -308,4 +415,11 @@ test('readDriftEnv: defaults and checks', () => {
   );
   expect(() => readDriftEnv({ ...base, WINDOW_HOURS: '0' })).toThrow(/WINDOW_HOURS/);
   expect(() => readDriftEnv({ PROJECT: 'p', ARTIFACTS_BUCKET: 'b' })).toThrow(/ENDPOINT_NAME is required/);
+  expect(readDriftEnv({ ...base, TOPIC_ARN: 'arn:aws:sns:eu-west-1:123456789012:t-1' }).topicArn).toBe(
+    'arn:aws:sns:eu-west-1:123456789012:t-1',
+  );
+  expect(readDriftEnv({ ...base, TOPIC_ARN: '' }).topicArn).toBeUndefined();
+  expect(() => readDriftEnv({ ...base, TOPIC_ARN: 'my-topic' })).toThrow(
+    /TOPIC_ARN must be an SNS topic ARN/,
+  );
 });

@@ -71,7 +71,9 @@ async function land(key: string, body: string | Buffer): Promise<ObjectCreatedEv
   return events[events.length - 1];
 }
 
-const reportKeys = () => listKeys(t.s3, BUCKETS.artifacts, 'reports/validation/');
+/** The commit markers: the JSON reports (each has its HTML rendering beside it, written just before). */
+const reportKeys = async () =>
+  (await listKeys(t.s3, BUCKETS.artifacts, 'reports/validation/')).filter((k) => k.endsWith('.json'));
 
 test('the report write fails: message retried, no commit marker; the retry commits identical outputs', async () => {
   send.mockImplementation((c: unknown) => realSend(c));
@@ -171,4 +173,30 @@ test('HeadObject on the report denied (no s3:ListBucket gives 403, not 404): val
     if (r.source.key === key) mine.push(k);
   }
   expect(mine).toHaveLength(1);
+});
+
+test('the JSON report write fails after the HTML one: no commit marker; the retry rewrites the same HTML', async () => {
+  send.mockImplementation((c: unknown) => realSend(c));
+  const event = await land('churn/json-fails.csv', mixedCsv(40, [rowWith('BAD', { plan: 'gold' })]));
+  intercept((c, pass) =>
+    c instanceof PutObjectCommand && c.input.Key?.endsWith('.json') === true
+      ? Promise.reject(s3Error('SlowDown', 503))
+      : pass(),
+  );
+  const batch = toSqsEvent([event]);
+  expect(await handler(batch)).toEqual({
+    batchItemFailures: [{ itemIdentifier: batch.Records[0].messageId }],
+  });
+  const all = await listKeys(t.s3, BUCKETS.artifacts, 'reports/validation/churn/json-fails');
+  expect(all).toHaveLength(1);
+  expect(all[0]).toMatch(/\.html$/);
+  const html = await getBytes(t.s3, BUCKETS.artifacts, all[0]);
+
+  send.mockImplementation((c: unknown) => realSend(c));
+  expect(await handler(toSqsEvent([event]))).toEqual({ batchItemFailures: [] });
+  expect(await listKeys(t.s3, BUCKETS.artifacts, 'reports/validation/churn/json-fails')).toEqual([
+    all[0],
+    all[0].replace(/\.html$/, '.json'),
+  ]);
+  expect((await getBytes(t.s3, BUCKETS.artifacts, all[0])).equals(html)).toBe(true);
 });

@@ -1,6 +1,6 @@
 import '../helpers/validation-env';
 import { gzipSync } from 'node:zlib';
-import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { SQSBatchResponse } from 'aws-lambda';
 import { toSqsEvent, type ObjectCreatedEvent } from '../../lib/local/s3';
@@ -62,12 +62,23 @@ async function run(...events: ObjectCreatedEvent[]): Promise<SQSBatchResponse> {
 }
 
 async function reportFor(key: string): Promise<StoredValidationReport> {
-  const keys = await listKeys(t.s3, BUCKETS.artifacts, 'reports/validation/churn/');
+  // Each JSON report has its HTML rendering beside it.
+  const keys = (await listKeys(t.s3, BUCKETS.artifacts, 'reports/validation/churn/')).filter((k) =>
+    k.endsWith('.json'),
+  );
   for (const k of keys) {
     const r = JSON.parse(await getText(t.s3, BUCKETS.artifacts, k)) as StoredValidationReport;
     if (r.source.key === key) return r;
   }
   throw new Error(`no report for ${key} among ${keys.join(', ')}`);
+}
+
+/** The HTML report beside a report: stored as HTML, with a reference to the report's numbers. */
+async function htmlFor(report: StoredValidationReport): Promise<string> {
+  const key = `reports/validation/churn/${report.id}.html`;
+  const head = await t.s3.send(new HeadObjectCommand({ Bucket: BUCKETS.artifacts, Key: key }));
+  expect(head.ContentType).toBe('text/html; charset=utf-8');
+  return getText(t.s3, BUCKETS.artifacts, key);
 }
 
 function lines(text: string): string[] {
@@ -125,6 +136,19 @@ test('a mixed file under the threshold: valid rows curated, invalid rows quarant
   const quarantined = lines(await getText(t.s3, BUCKETS.quarantine, report.outputs.quarantine!.key));
   expect(quarantined[0]).toBe(`${header},_errors`);
   expect(quarantined.slice(1).map((l) => l.split(',')[0])).toEqual(['BAD-TYPE', 'BAD-ENUM', 'BAD-MIN']);
+
+  // The HTML report beside the JSON: the same numbers, and where the rows went.
+  const html = await htmlFor(report);
+  expect(html).toContain('data-verdict="accepted"');
+  expect(html).toContain('<dt>Rows</dt><dd>100 total, 97 valid, 3 invalid (3.00%)</dd>');
+  expect(html).toContain(`<dt>File</dt><dd>s3://${BUCKETS.raw}/${key}</dd>`);
+  expect(html).toContain(`s3://${BUCKETS.quarantine}/${report.outputs.quarantine!.key} (3 rows)`);
+  for (const [code, n] of Object.entries(report.errorCounts))
+    expect(html).toContain(`<tr data-key="${code}" data-count="${n}">`);
+  const errorRows = html.split('<table class="errors">')[1].split('</table>')[0].split('<tr><td');
+  expect(errorRows.slice(1).map((r) => Number(/^ class="num">(\d+)</.exec(r)![1]))).toEqual(
+    report.errors.map((e) => e.row),
+  );
 });
 
 test('a file over the threshold is quarantined whole: the original bytes, no curated object', async () => {
@@ -228,6 +252,8 @@ test('a re-delivered event gives byte-identical outputs and no duplicates', asyn
     [BUCKETS.curated, report.outputs.curated!.key],
     [BUCKETS.quarantine, report.outputs.quarantine!.key],
     [BUCKETS.artifacts, reportKey],
+    // The HTML report too: a pure function of the object version, so a retry rewrites the same bytes.
+    [BUCKETS.artifacts, reportKey.replace(/\.json$/, '.html')],
   ];
   const bytes = () => Promise.all(outputs.map(([b, k]) => getBytes(t.s3, b, k)));
   const firstBytes = await bytes();
@@ -246,6 +272,7 @@ test('a re-delivered event gives byte-identical outputs and no duplicates', asyn
   expect(await listKeys(t.s3, BUCKETS.curated, prefix)).toEqual([`${prefix}.csv`]);
   expect(await listKeys(t.s3, BUCKETS.quarantine, prefix)).toEqual([`${prefix}.csv`]);
   expect(await listKeys(t.s3, BUCKETS.artifacts, `reports/validation/churn/${report.id}`)).toEqual([
+    reportKey.replace(/\.json$/, '.html'),
     reportKey,
   ]);
 });

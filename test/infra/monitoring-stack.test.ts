@@ -1,5 +1,11 @@
+import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { DriftMonitor } from '../../lib/constructs/drift-monitor';
 import { featureFields } from '../../lambdas/core/schema';
-import { logicalId, permissions, props, resourcesOf, type Json } from './helpers';
+import { logicalId, permissions, props, render, resourcesOf, type Json } from './helpers';
 import { buildMonitoring, dashboardBody } from './monitoring-helpers';
 
 const b = buildMonitoring();
@@ -181,6 +187,9 @@ describe('the drift function', () => {
       ARTIFACTS_BUCKET: { 'Fn::ImportValue': expect.stringMatching(/ArtifactsBucket/) },
     });
     expect((fn.Environment as Json).Variables).toMatchObject({ WINDOW_HOURS: '1', FEATURE_THRESHOLDS: '{}' });
+    // Drift is announced on the pipeline's topic, imported from the pipeline stack.
+    const topicArn = ((fn.Environment as Json).Variables as Json).TOPIC_ARN;
+    expect(render(topicArn, b.pipelineTemplate)).toBe(logicalId(b.pipeline.training.topic));
   });
 
   it('runs on the configured schedule', () => {
@@ -197,7 +206,7 @@ describe('the drift function', () => {
     expect(customRules.map((r) => r.ScheduleExpression)).toContain('cron(5 * * * ? *)');
   });
 
-  it('may read the pointer, training artifacts and its endpoint capture, write its drift reports and put DevMLOps metrics, nothing else', () => {
+  it('may read the pointer, training artifacts and its endpoint capture, write its drift reports, put DevMLOps metrics and publish to the pipeline topic, nothing else', () => {
     const roleId = logicalId(b.monitoring.drift.function.role);
     const policies = Object.values(resourcesOf(t, 'AWS::IAM::Policy'))
       .map(props)
@@ -211,8 +220,14 @@ describe('the drift function', () => {
     const dlq = logicalId(
       b.monitoring.drift.function.deadLetterQueue as unknown as import('constructs').IConstruct,
     );
+    // Imports from both stacks it uses: the data lake (bucket, data key) and the pipeline (topic and its key).
+    const exporters = Template.fromJSON({
+      Outputs: { ...b.dataLakeTemplate.toJSON().Outputs, ...b.pipelineTemplate.toJSON().Outputs },
+    });
+    const topic = logicalId(b.pipeline.training.topic);
+    const topicKey = logicalId(b.pipeline.training.key);
     expect(
-      permissions(policies[0].PolicyDocument as Json, b.dataLakeTemplate).map((p) =>
+      permissions(policies[0].PolicyDocument as Json, exporters).map((p) =>
         p.replace(/ArtifactsBucket[0-9A-F]{8}/g, 'ArtifactsBucket').replace(/DataKey[0-9A-F]{8}/g, 'DataKey'),
       ),
     ).toEqual(
@@ -225,6 +240,9 @@ describe('the drift function', () => {
         'Allow kms:Decrypt DataKey.Arn',
         'Allow kms:GenerateDataKey DataKey.Arn',
         `Allow cloudwatch:PutMetricData * if ${JSON.stringify({ StringEquals: { 'cloudwatch:namespace': 'DevMLOps' } })}`,
+        `Allow sns:Publish ${topic}`,
+        `Allow kms:Decrypt ${topicKey}.Arn`,
+        `Allow kms:GenerateDataKey ${topicKey}.Arn`,
         `Allow logs:CreateLogStream ${logGroup}.Arn`,
         `Allow logs:PutLogEvents ${logGroup}.Arn`,
         `Allow sqs:SendMessage ${dlq}.Arn`,
@@ -234,5 +252,65 @@ describe('the drift function', () => {
     );
     const roles = resourcesOf(t, 'AWS::IAM::Role');
     expect(props(roles[roleId]).ManagedPolicyArns).toBeUndefined();
+  });
+});
+
+describe('DriftMonitor topic props', () => {
+  const make = (withTopic: boolean, withKey: boolean) => {
+    const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'S');
+    const key = kms.Key.fromKeyArn(stack, 'Key', 'arn:aws:kms:us-east-1:111111111111:key/abc');
+    const monitor = new DriftMonitor(stack, 'D', {
+      dataLake: {
+        key,
+        raw: s3.Bucket.fromBucketName(stack, 'Raw', 'raw'),
+        curated: s3.Bucket.fromBucketName(stack, 'Curated', 'curated'),
+        quarantine: s3.Bucket.fromBucketName(stack, 'Quarantine', 'quarantine'),
+        artifacts: s3.Bucket.fromBucketName(stack, 'Artifacts', 'artifacts'),
+      },
+      project: 'p',
+      endpointName: 'p-endpoint',
+      topic: withTopic
+        ? sns.Topic.fromTopicArn(stack, 'T', 'arn:aws:sns:us-east-1:111111111111:alerts')
+        : undefined,
+      topicKey: withKey
+        ? kms.Key.fromKeyArn(stack, 'TopicKey', 'arn:aws:kms:us-east-1:111111111111:key/topic')
+        : undefined,
+    });
+    return { monitor, template: Template.fromStack(stack) };
+  };
+  const statements = (template: Template): string[] =>
+    Object.values(resourcesOf(template, 'AWS::IAM::Policy')).flatMap((p) =>
+      permissions(props(p).PolicyDocument as Json),
+    );
+
+  it('without a topic: no TOPIC_ARN and no sns:Publish', () => {
+    const { monitor, template } = make(false, false);
+    expect(monitor.topic).toBeUndefined();
+    const fn = Object.values(resourcesOf(template, 'AWS::Lambda::Function')).map(props)[0];
+    expect(((fn.Environment as Json).Variables as Json).TOPIC_ARN).toBeUndefined();
+    expect(statements(template).filter((s) => s.includes('sns:'))).toEqual([]);
+  });
+
+  it('with a topic and its key: publishes to that topic only, with that key', () => {
+    const { monitor, template } = make(true, true);
+    expect(monitor.topic?.topicArn).toBe('arn:aws:sns:us-east-1:111111111111:alerts');
+    const fn = Object.values(resourcesOf(template, 'AWS::Lambda::Function')).map(props)[0];
+    expect(((fn.Environment as Json).Variables as Json).TOPIC_ARN).toBe(
+      'arn:aws:sns:us-east-1:111111111111:alerts',
+    );
+    const all = statements(template);
+    expect(all.filter((s) => s.includes('sns:'))).toEqual([
+      'Allow sns:Publish arn:aws:sns:us-east-1:111111111111:alerts',
+    ]);
+    expect(all.filter((s) => s.includes('key/topic'))).toEqual([
+      'Allow kms:Decrypt arn:aws:kms:us-east-1:111111111111:key/topic',
+      'Allow kms:GenerateDataKey arn:aws:kms:us-east-1:111111111111:key/topic',
+    ]);
+  });
+
+  it('refuses a topic key without its topic', () => {
+    expect(() => make(false, true)).toThrow(
+      'DriftMonitor: topicKey is the key of `topic`; give the topic too',
+    );
   });
 });

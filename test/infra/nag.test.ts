@@ -65,7 +65,13 @@ describe('cdk-nag AwsSolutions', () => {
     const pipeline = [...acknowledgements(built.pipeline).keys()].sort();
     expect(
       pipeline.filter((id) => !id.startsWith('AwsSolutions-IAM5[Resource::') || id.endsWith('::*]')),
-    ).toEqual(['AwsSolutions-IAM5[Resource::*]', 'AwsSolutions-L1', 'AwsSolutions-SF2']);
+    ).toEqual([
+      'AwsSolutions-APIG3',
+      'AwsSolutions-COG4',
+      'AwsSolutions-IAM5[Resource::*]',
+      'AwsSolutions-L1',
+      'AwsSolutions-SF2',
+    ]);
     // The validation Lambda's object-ARN wildcard grants: raw, curated, quarantine, artifacts reports. (The training
     // pipeline's are listed in training-nag.test.ts.)
     expect(

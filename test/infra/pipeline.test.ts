@@ -125,6 +125,7 @@ describe('PipelineStack: validation trigger and function', () => {
         'ARTIFACTS_BUCKET',
         'CURATED_BUCKET',
         'DATASET_SCHEMAS',
+        'MAX_FILE_BYTES',
         'MAX_INVALID_ROW_FRACTION',
         'MAX_LINE_BYTES',
         'NODE_OPTIONS',

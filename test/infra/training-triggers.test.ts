@@ -150,8 +150,8 @@ describe('pipeline cleanup custom resource', () => {
   it('gives the provider framework its own narrow role and log group (no managed policy, no LogRetention Lambda)', () => {
     const functions = Object.values(resourcesOf(t, 'AWS::Lambda::Function')).map(props);
     // validation, prepare, evaluate, promote, cleanup onEvent and isComplete, provider framework onEvent,
-    // isComplete and onTimeout.
-    expect(functions).toHaveLength(9);
+    // isComplete and onTimeout, inference.
+    expect(functions).toHaveLength(10);
     expect(Object.keys(resourcesOf(t, 'Custom::LogRetention'))).toEqual([]);
     const framework = Object.entries(resourcesOf(t, 'AWS::Lambda::Function')).find(([id]) =>
       id.startsWith('CleanupProviderframeworkonEvent'),

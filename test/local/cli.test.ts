@@ -292,5 +292,6 @@ describe('devmlops CLI', () => {
     expect(fs.readdirSync(path.join(cwd, '.devmlops', 'demo', 's3'))).toEqual(
       expect.arrayContaining(['devmlops-data-lake-rawbucket', 'devmlops-data-lake-curatedbucket']),
     );
-  });
+    // Two whole demos (about 20 s each on an idle 2-core machine) while other suites share the cores.
+  }, 180_000);
 });

@@ -264,6 +264,45 @@ describe('Embedded Metric Format', () => {
     );
     expect(store.list().Metrics).toEqual([]);
   });
+
+  it('stores deferred datums and lines at their publication time: before any read, or on the next turn', async () => {
+    const later = frozen('2026-11-27T12:30:00Z');
+    const store = new MetricStore(later);
+    const emf = (m: unknown) =>
+      JSON.stringify({
+        _aws: { CloudWatchMetrics: [{ Namespace: 'N', Dimensions: [['d']], Metrics: [{ Name: 'm' }] }] },
+        d: 'x',
+        m,
+      });
+    store.putLater({ namespace: 'N', metricName: 'm', dimensions: { d: 'x' }, values: [1] });
+    store.putEmfLater(emf(5));
+    // Read an hour later: both are there, at 12:30, not at the time of the read.
+    later.advance(3_600_000);
+    expect(store.stat('N', 'm', { d: 'x' }, 'Sum', ...window)).toBe(6);
+    expect(store.stat('N', 'm', { d: 'x' }, 'SampleCount', ...window)).toBe(2);
+    // With no read, the next turn of the event loop stores them; a broken document is a warning, not a throw.
+    const warn = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      store.putEmfLater(emf('high'));
+      store.putEmfLater(emf(7));
+      expect(warn).not.toHaveBeenCalled();
+      await new Promise((r) => setImmediate(r));
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(String(warn.mock.calls[0][0])).toContain('metric m must be a number');
+    } finally {
+      warn.mockRestore();
+    }
+    expect(
+      store.stat(
+        'N',
+        'm',
+        { d: 'x' },
+        'Sum',
+        new Date('2026-11-27T13:00:00Z'),
+        new Date('2026-11-27T14:00:00Z'),
+      ),
+    ).toBe(7);
+  });
 });
 
 describe('GetMetricData and metric math', () => {

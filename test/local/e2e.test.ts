@@ -125,6 +125,37 @@ it('answered every request and captured them in hour partitions', async () => {
   expect(records).toBe(result.predictions.sent);
 });
 
+it('sent the traffic through the inference API: signed, counted by model version', () => {
+  const { byModelVersion, sent } = result.predictions;
+  // Version 2 answers only the traffic after its deploy.
+  expect(byModelVersion.v2).toBe(600);
+  expect(byModelVersion.v1 + byModelVersion.v2).toBe(sent);
+  const start = new Date(0);
+  const end = new Date(platform.clock.now().getTime() + 3_600_000);
+  const api = { ApiName: `${platform.names.project}-inference`, Stage: 'prod' };
+  // 100 records a request, each one through API Gateway and the inference Lambda, none refused.
+  expect(platform.metrics.stat('AWS/ApiGateway', 'Count', api, 'Sum', start, end)).toBe(sent / 100);
+  expect(platform.metrics.stat('AWS/ApiGateway', '4XXError', api, 'Sum', start, end)).toBe(0);
+  expect(platform.metrics.stat('AWS/ApiGateway', '5XXError', api, 'Sum', start, end)).toBe(0);
+  expect(
+    platform.metrics.stat(
+      'DevMLOps',
+      'PredictionRecords',
+      { Project: platform.names.project },
+      'Sum',
+      start,
+      end,
+    ),
+  ).toBe(sent);
+  const log = platform.apiAccessLog.map(
+    (l) => JSON.parse(l) as { status: string; caller: string; resourcePath: string },
+  );
+  expect(log).toHaveLength(sent / 100);
+  expect(new Set(log.map((l) => `${l.status} ${l.resourcePath} ${l.caller}`))).toEqual(
+    new Set([`200 /v1/predict ${platform.credentials.accessKeyId}`]),
+  );
+});
+
 it('measured no drift on normal traffic and drift on shifted traffic, and alarmed', () => {
   const [quiet, ...shifted] = result.drift;
   expect(quiet).toMatchObject({ traffic: 'normal', status: 'OK', drifted: [] });
@@ -148,4 +179,17 @@ it('measured no drift on normal traffic and drift on shifted traffic, and alarme
 
 it('notified the deploys', () => {
   expect(platform.notifications.filter((n) => n.status === 'Deployed')).toHaveLength(2);
+});
+
+it('announced each drifted window through SNS, naming its HTML and JSON reports, which exist', async () => {
+  const drifted = platform.notifications.filter((n) => n.status === 'Drift');
+  expect(drifted).toHaveLength(result.drift.filter((d) => d.status === 'DRIFT').length);
+  expect(drifted.length).toBeGreaterThanOrEqual(2);
+  const { artifacts } = platform.names.buckets;
+  for (const n of drifted) {
+    expect(n.subject).toBe(`[${platform.names.project}] Drift detected on ${platform.names.endpointName}`);
+    const html = new RegExp(`s3://${artifacts}/(reports/drift/[^\\s]+\\.html)`).exec(n.message)![1];
+    expect(n.message).toContain(`s3://${artifacts}/${html.replace(/\.html$/, '.json')}`);
+    expect(await text(artifacts, html)).toContain('data-verdict="drift"');
+  }
 });

@@ -29,6 +29,18 @@ describe('config', () => {
       maxReceiveCount: 3,
     });
     expect(minimal.logRetentionDays).toBe(30);
+    expect(minimal.inference).toEqual({
+      maxBatchSize: 100,
+      threshold: 0.5,
+      throttlingRateLimit: 100,
+      throttlingBurstLimit: 200,
+      memorySize: 512,
+      timeoutSeconds: 10,
+      specRefreshSeconds: 10,
+      captureBufferSeconds: 300,
+      captureBufferMb: 5,
+      apiGatewayCloudWatchRole: true,
+    });
   });
 
   it.each([
@@ -38,6 +50,18 @@ describe('config', () => {
     [{ logRetentionDays: 10 }, 'devmlops.logRetentionDays'],
     [{ validation: { maxLineBytes: 1.5 } }, 'devmlops.validation.maxLineBytes'],
     [{ unknownKey: 1 }, 'devmlops'],
+    [{ inference: { maxBatchSize: 0 } }, 'devmlops.inference.maxBatchSize'],
+    [{ inference: { maxBatchSize: 1001 } }, 'devmlops.inference.maxBatchSize'],
+    [{ inference: { maxBatchSize: 2.5 } }, 'devmlops.inference.maxBatchSize'],
+    [{ inference: { threshold: 1.5 } }, 'devmlops.inference.threshold'],
+    [{ inference: { throttlingRateLimit: 0 } }, 'devmlops.inference.throttlingRateLimit'],
+    [{ inference: { throttlingBurstLimit: 0 } }, 'devmlops.inference.throttlingBurstLimit'],
+    [{ inference: { timeoutSeconds: 30 } }, 'devmlops.inference.timeoutSeconds'],
+    [{ inference: { specRefreshSeconds: -1 } }, 'devmlops.inference.specRefreshSeconds'],
+    [{ inference: { captureBufferSeconds: 901 } }, 'devmlops.inference.captureBufferSeconds'],
+    [{ inference: { captureBufferMb: 129 } }, 'devmlops.inference.captureBufferMb'],
+    [{ inference: { apiGatewayCloudWatchRole: 'yes' } }, 'devmlops.inference.apiGatewayCloudWatchRole'],
+    [{ inference: { batchSize: 10 } }, 'devmlops.inference'],
   ])('rejects %j with a message naming %s', (override, key) => {
     const raw = { ...clone(project), ...override } as Record<string, unknown>;
     expect(() => parseConfig(raw)).toThrow(SchemaError);

@@ -105,6 +105,26 @@ describe('hand-computed PSI and KS', () => {
     expect(c.ks).toBeCloseTo(0.1195016, 6);
   });
 
+  it('reports the counts behind the statistics: the baseline bins or categories, both sides', () => {
+    const r = window();
+    expect(feature(r, 'x').distribution).toEqual({
+      kind: 'numeric',
+      edges: [1, 2],
+      baseline: [5000, 3000, 2000],
+      current: [300, 300, 400],
+    });
+    expect(feature(r, 'c').distribution).toEqual({
+      kind: 'categorical',
+      categories: ['a', 'b'],
+      baseline: [500, 500],
+      current: [400, 400],
+      baselineUnseen: 0,
+      currentUnseen: 200,
+    });
+    // Survives JSON (what the Lambda stores and the CLI prints): plain arrays, no typed ones.
+    expect(JSON.parse(JSON.stringify(r)).features[1].distribution.current).toEqual([400, 400]);
+  });
+
   it('decides per feature threshold and reports the maximum', () => {
     const r = window({ featureThresholds: { x: 0.25 } });
     expect(r).toMatchObject({ samples: 1250, sufficient: true, drifted: true, driftedFeatures: ['c'] });

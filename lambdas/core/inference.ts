@@ -1,0 +1,580 @@
+import type { ValidationSink } from './report';
+import { encodeFeatures, targetClasses, type FeatureSpec } from './encoding';
+import { type DatasetSchema, type FieldSchema } from './schema';
+import { FileValidator } from './validate';
+
+/**
+ * The inference API's pure core (issue 6), shared by the inference Lambda, the typed client and the local
+ * runtime: request parsing, record validation with the data lake's FileValidator, model-input encoding,
+ * decoding of the endpoint's answer, the API's error shapes and the Data Capture record builder. No I/O.
+ */
+
+// ---------------------------------------------------------------------------------------------------------
+// Shapes of the API (POST /v1/predict)
+
+export type RecordValue = string | number | boolean | null;
+/** One record as an application sends it: field name -> value. An absent field is a missing value. */
+export type InputRecord = Readonly<Record<string, RecordValue | undefined>>;
+
+export interface BinaryPrediction {
+  /** The class at `probability >= threshold`, by the feature spec's class names. */
+  readonly label: string;
+  /** The probability of the positive class (label 1). */
+  readonly probability: number;
+}
+
+export interface MulticlassPrediction {
+  /** The most probable class. */
+  readonly label: string;
+  readonly probabilities: Readonly<Record<string, number>>;
+}
+
+export interface RegressionPrediction {
+  readonly value: number;
+}
+
+export type Prediction = BinaryPrediction | MulticlassPrediction | RegressionPrediction;
+
+/** The 200 body. */
+export interface PredictResponse {
+  /** The model package version (`"3"` for `.../model-package/<group>/3`). */
+  readonly modelVersion: string;
+  readonly modelPackageArn: string;
+  readonly predictions: Prediction[];
+}
+
+export const API_ERROR_CODES = [
+  'invalid-request',
+  'batch-too-large',
+  'invalid-records',
+  'no-model',
+  'throttled',
+  'model-error',
+  'internal',
+] as const;
+export type ApiErrorCode = (typeof API_ERROR_CODES)[number];
+
+/** One field error of one record (the data lake's error codes: type, required, minimum, maximum, enum...). */
+export interface RecordError {
+  /** 0-based index of the record in the request. */
+  readonly record: number;
+  /** The field, or null for an error of the whole record. */
+  readonly field: string | null;
+  readonly code: string;
+  readonly message: string;
+}
+
+/** Every error body. */
+export interface ApiErrorBody {
+  readonly code: ApiErrorCode;
+  readonly message: string;
+  readonly errors?: readonly RecordError[];
+}
+
+const STATUS: Record<ApiErrorCode, number> = {
+  'invalid-request': 400,
+  'batch-too-large': 400,
+  'invalid-records': 400,
+  'no-model': 503,
+  throttled: 429,
+  'model-error': 502,
+  internal: 500,
+};
+
+/** An answer other than 200, with the status its code implies. */
+export class InferenceError extends Error {
+  readonly status: number;
+
+  constructor(
+    readonly code: ApiErrorCode,
+    message: string,
+    readonly errors?: readonly RecordError[],
+  ) {
+    super(message);
+    this.name = 'InferenceError';
+    this.status = STATUS[code];
+  }
+
+  body(): ApiErrorBody {
+    return {
+      code: this.code,
+      message: this.message,
+      ...(this.errors !== undefined ? { errors: this.errors } : {}),
+    };
+  }
+}
+
+/** The model answered with something that is not one prediction per record. */
+export class ModelOutputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelOutputError';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Request
+
+/** Longest record text quoted back in an error message. */
+const SHOWN_CHARS = 60;
+
+function describe(v: unknown): string {
+  if (Array.isArray(v)) return 'an array';
+  if (v === null) return 'null';
+  return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
+}
+
+/**
+ * Parses the body of POST /v1/predict (`{"records": [{...}, ...]}`): 1..maxBatchSize records, each a JSON object
+ * whose values are strings, numbers, booleans or null. Throws InferenceError `invalid-request` or
+ * `batch-too-large`. Field names are checked against the schema later (RecordValidator).
+ */
+export function parsePredictRequest(
+  body: string | null | undefined,
+  isBase64Encoded: boolean,
+  maxBatchSize: number,
+): InputRecord[] {
+  if (body === null || body === undefined || body === '')
+    throw new InferenceError('invalid-request', 'the request has no body; send {"records": [{...}, ...]}');
+  const text = isBase64Encoded ? Buffer.from(body, 'base64').toString('utf8') : body;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new InferenceError('invalid-request', `the body is not JSON: ${(e as Error).message}`);
+  }
+  if (json === null || typeof json !== 'object' || Array.isArray(json))
+    throw new InferenceError(
+      'invalid-request',
+      `the body must be a JSON object {"records": [...]}, got ${describe(json)}`,
+    );
+  return checkRecords((json as { records?: unknown }).records, maxBatchSize);
+}
+
+/**
+ * Checks that `records` is an array of 1..maxBatchSize records, each an object whose values are strings,
+ * numbers, booleans or null. Throws InferenceError `invalid-request` or `batch-too-large`.
+ */
+export function checkRecords(records: unknown, maxBatchSize: number): InputRecord[] {
+  if (!Array.isArray(records))
+    throw new InferenceError(
+      'invalid-request',
+      `"records" must be an array of records, got ${records === undefined ? 'nothing' : describe(records)}`,
+    );
+  if (records.length === 0)
+    throw new InferenceError('invalid-request', '"records" is empty: send at least one record');
+  if (records.length > maxBatchSize)
+    throw new InferenceError(
+      'batch-too-large',
+      `${records.length} records in one request; at most ${maxBatchSize} are allowed`,
+    );
+  records.forEach((r, i) => {
+    if (r === null || typeof r !== 'object' || Array.isArray(r))
+      throw new InferenceError(
+        'invalid-request',
+        `records[${i}] must be an object of field values, got ${describe(r)}`,
+      );
+    for (const [k, v] of Object.entries(r as Record<string, unknown>))
+      if (v !== null && typeof v === 'object')
+        throw new InferenceError(
+          'invalid-request',
+          `records[${i}].${k} must be a string, number, boolean or null, got ${describe(v)}`,
+        );
+  });
+  return records as InputRecord[];
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Validation
+
+/**
+ * The schema records are validated against: the dataset schema with the target optional (a prediction request
+ * may leave it out), where the deployed model's feature spec decides what it can encode. A categorical
+ * feature takes the spec's categories (a value the model was not trained on is an `enum` error, not a silent
+ * missing cell), a feature the schema lacks is added, and the missing values are the spec's, so that what
+ * validation calls missing is exactly what the encoding sends as an empty cell. Without a schema (a client
+ * that has only the feature spec) the fields come from the spec alone, with no range or required checks.
+ */
+export function validationSchema(spec: FeatureSpec, schema?: DatasetSchema): DatasetSchema {
+  const specFeatures = new Map(spec.features.map((f) => [f.name, f] as const));
+  const fromSpec = (name: string): FieldSchema => {
+    const f = specFeatures.get(name)!;
+    if (f.type === 'category')
+      return { name, type: 'string', constraints: { enum: [...(f.categories ?? [])] } };
+    return { name, type: f.type };
+  };
+  const target: FieldSchema = {
+    name: spec.target.name,
+    type: spec.target.type,
+    ...(spec.target.type === 'string' && spec.target.classes
+      ? { constraints: { enum: [...spec.target.classes] } }
+      : {}),
+  };
+  const fields: FieldSchema[] = [];
+  if (schema) {
+    for (const f of schema.fields) {
+      const feature = specFeatures.get(f.name);
+      if (f.name === schema.target || f.name === spec.target.name) {
+        // Optional in a prediction request: it is what the model predicts.
+        fields.push({ ...f, constraints: { ...f.constraints, required: false } });
+      } else if (feature?.type === 'category') {
+        const required = f.constraints?.required;
+        fields.push({
+          ...f,
+          type: 'string',
+          constraints: {
+            ...(required !== undefined ? { required } : {}),
+            enum: [...(feature.categories ?? [])],
+          },
+        });
+      } else fields.push(f);
+    }
+    const names = new Set(schema.fields.map((f) => f.name));
+    for (const f of spec.features) if (!names.has(f.name)) fields.push(fromSpec(f.name));
+    if (!names.has(spec.target.name)) fields.push(target);
+  } else {
+    for (const f of spec.features) fields.push(fromSpec(f.name));
+    fields.push(target);
+  }
+  return {
+    name: schema?.name ?? spec.dataset,
+    target: spec.target.name,
+    problem: spec.problem,
+    fields,
+    missingValues: [...spec.missingValues],
+  };
+}
+
+/** A record value as a CSV cell text (before quoting); null and absent are the first missing value. */
+function cellText(v: RecordValue | undefined, missing: string): string {
+  if (v === null || v === undefined) return missing;
+  if (typeof v === 'string') return v;
+  return String(v);
+}
+
+function csvCell(text: string): string {
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+const VALIDATOR_OPTIONS = {
+  // Every invalid record is reported, never the whole "file".
+  maxInvalidRowFraction: 1,
+  // A record is one CSV line here; larger than this is not a record but a mistake.
+  maxLineBytes: 1024 * 1024,
+} as const;
+
+const encoder = new TextEncoder();
+
+/**
+ * Validates prediction records with the data lake's validation core: each record becomes one CSV row of the
+ * validation schema and goes through FileValidator, so a record is valid here exactly when the same row
+ * would be valid in a landed file.
+ *
+ * Building a FileValidator compiles a scanner for the schema (~0.2 ms), too much for every request. So one
+ * validator, fed the header once, is kept and each batch's rows are pushed through it: its sink says which
+ * rows are valid. Only a batch with an invalid row (or one the shared reader did not answer row for row) is
+ * validated again by a fresh validator, whose report has the messages.
+ */
+export class RecordValidator {
+  readonly schema: DatasetSchema;
+  private readonly names: readonly string[];
+  private readonly known: ReadonlySet<string>;
+  private readonly missing: string;
+  private readonly header: Uint8Array;
+  private shared: FileValidator | undefined;
+  private valid = 0;
+  private invalid = 0;
+  private readonly sink: ValidationSink = {
+    valid: () => {
+      this.valid++;
+    },
+    invalid: () => {
+      this.invalid++;
+    },
+  };
+
+  /**
+   * @param unknownFields what a field the schema does not have is: an `invalid-request` (the API, which
+   * knows the dataset schema), or ignored (a caller with only the feature spec, which lacks free-text fields).
+   */
+  constructor(
+    schema: DatasetSchema,
+    private readonly unknownFields: 'reject' | 'ignore' = 'reject',
+  ) {
+    this.schema = schema;
+    this.names = schema.fields.map((f) => f.name);
+    this.known = new Set(this.names);
+    this.missing = schema.missingValues[0] ?? '';
+    this.header = encoder.encode(`${this.names.map(csvCell).join(',')}\n`);
+  }
+
+  /**
+   * The field errors of every record, in record order; empty when all are valid. Throws InferenceError
+   * `invalid-request` for a field name the schema does not have.
+   */
+  check(records: readonly InputRecord[]): RecordError[] {
+    if (this.unknownFields === 'reject') this.checkNames(records);
+    const rows = encoder.encode(records.map((r) => this.row(r)).join(''));
+    if (this.allValid(rows, records.length)) return [];
+    return this.errors(rows, records.length);
+  }
+
+  private checkNames(records: readonly InputRecord[]): void {
+    records.forEach((r, i) => {
+      for (const k of Object.keys(r))
+        if (!this.known.has(k)) {
+          const name = k.length > SHOWN_CHARS ? `${k.slice(0, SHOWN_CHARS)}...` : k;
+          throw new InferenceError(
+            'invalid-request',
+            `records[${i}] has an unknown field ${JSON.stringify(name)}; the fields are ${this.names.join(', ')}`,
+          );
+        }
+    });
+  }
+
+  private row(r: InputRecord): string {
+    let line = '';
+    for (let i = 0; i < this.names.length; i++) {
+      if (i > 0) line += ',';
+      line += csvCell(cellText(r[this.names[i]], this.missing));
+    }
+    return `${line}\n`;
+  }
+
+  private allValid(rows: Uint8Array, n: number): boolean {
+    if (!this.shared) {
+      this.shared = new FileValidator(this.schema, { ...VALIDATOR_OPTIONS, maxReportedErrors: 0 }, this.sink);
+      this.shared.push(this.header);
+    }
+    this.valid = 0;
+    this.invalid = 0;
+    this.shared.push(rows);
+    if (this.valid + this.invalid !== n) {
+      // The shared reader is out of step with the batches (it holds part of a record): start a new one.
+      this.shared = undefined;
+      return false;
+    }
+    return this.invalid === 0;
+  }
+
+  private errors(rows: Uint8Array, n: number): RecordError[] {
+    const validator = new FileValidator(
+      this.schema,
+      { ...VALIDATOR_OPTIONS, maxReportedErrors: n * (this.names.length + 1) },
+      { valid: () => undefined, invalid: () => undefined },
+    );
+    validator.push(this.header);
+    validator.push(rows);
+    const report = validator.end();
+    // Row 1 is the header, so record i is row i + 2.
+    return report.errors
+      .filter((e) => e.row >= 2)
+      .map((e) => ({ record: e.row - 2, field: e.field, code: e.code, message: e.message }));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Encoding and decoding
+
+/**
+ * Model-input CSV, one line per record (each ending in a newline), in the feature spec's column order: a
+ * missing or absent field is an empty cell (DESIGN.md section 4).
+ */
+export function encodeRecords(spec: FeatureSpec, records: readonly InputRecord[]): string {
+  const features = spec.features;
+  const values: (string | undefined)[] = new Array(features.length);
+  let out = '';
+  for (const r of records) {
+    for (let i = 0; i < features.length; i++) {
+      const v = r[features[i].name];
+      if (v === null || v === undefined) values[i] = undefined;
+      else if (typeof v === 'string')
+        // Validation takes booleans in any case; the encoding reads the lower-case spelling.
+        values[i] = features[i].type === 'boolean' ? v.toLowerCase() : v;
+      else values[i] = String(v);
+    }
+    out += `${encodeFeatures(spec, values)}\n`;
+  }
+  return out;
+}
+
+function parseLine(line: string): number[] {
+  return line.split(',').map((cell) => {
+    const t = cell.trim();
+    // Number('') is 0: an empty cell is not a score.
+    const v = t === '' ? Number.NaN : Number(t);
+    if (!Number.isFinite(v)) throw new ModelOutputError(`unreadable model output "${line.slice(0, 80)}"`);
+    return v;
+  });
+}
+
+/**
+ * Decodes the endpoint's text/csv answer (one line per record; a binary or regression model may also answer a
+ * batch on one comma-joined line) into predictions. Throws ModelOutputError when it is not exactly one
+ * readable prediction per record.
+ */
+export function decodePredictions(
+  spec: FeatureSpec,
+  body: string,
+  threshold: number,
+  expected?: number,
+): Prediction[] {
+  let lines = body.split('\n').filter((l) => l.trim() !== '');
+  if (
+    spec.problem !== 'multiclass' &&
+    expected !== undefined &&
+    expected > 1 &&
+    lines.length === 1 &&
+    lines[0].split(',').length === expected
+  )
+    lines = lines[0].split(',');
+  if (expected !== undefined && lines.length !== expected)
+    throw new ModelOutputError(`the model answered ${lines.length} predictions for ${expected} records`);
+  const classes = targetClasses(spec);
+  return lines.map((line): Prediction => {
+    const values = parseLine(line);
+    if (spec.problem === 'regression') {
+      if (values.length !== 1) throw new ModelOutputError(`expected one value per line, got "${line}"`);
+      return { value: values[0] };
+    }
+    if (spec.problem === 'binary') {
+      if (values.length !== 1) throw new ModelOutputError(`expected one probability per line, got "${line}"`);
+      const probability = values[0];
+      const label = probability >= threshold ? 1 : 0;
+      return { label: classes?.[label] ?? String(label), probability };
+    }
+    if (classes && values.length !== classes.length)
+      throw new ModelOutputError(
+        `expected ${classes.length} class probabilities per line, got ${values.length}: "${line.slice(0, 80)}"`,
+      );
+    const names = classes ?? values.map((_, i) => String(i));
+    let best = 0;
+    for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
+    const probabilities: Record<string, number> = {};
+    values.forEach((v, i) => (probabilities[names[i]] = v));
+    return { label: names[best], probabilities };
+  });
+}
+
+/** `3` for `arn:aws:sagemaker:...:model-package/<group>/3`; the ARN's last segment in general. */
+export function modelVersion(modelPackageArn: string): string {
+  const slash = modelPackageArn.lastIndexOf('/');
+  return slash >= 0 ? modelPackageArn.slice(slash + 1) : modelPackageArn;
+}
+
+/** The best single score of a prediction: the probability (binary), the top probability, or the value. */
+export function predictionScore(p: Prediction): number {
+  if ('value' in p) return p.value;
+  if ('probability' in p) return p.probability;
+  return Math.max(...Object.values(p.probabilities));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Data Capture records (DESIGN.md section 7)
+
+/** The JSON line SageMaker writes per captured invocation. */
+export interface CaptureRecord {
+  captureData: {
+    endpointInput?: CaptureRecordPayload;
+    endpointOutput?: CaptureRecordPayload;
+  };
+  eventMetadata: { eventId: string; inferenceId?: string; inferenceTime: string };
+  eventVersion: '0';
+}
+
+export interface CaptureRecordPayload {
+  observedContentType: string;
+  mode: 'INPUT' | 'OUTPUT';
+  data: string;
+  encoding: 'CSV' | 'JSON' | 'BASE64';
+}
+
+/** One side of an invocation as the endpoint observed it. */
+export interface CapturedPayload {
+  /** The Content-Type header as sent, parameters included (`text/csv; charset=utf-8`). */
+  readonly contentType: string;
+  readonly data: string;
+}
+
+/** DataCaptureConfig.CaptureContentTypeHeader: which media types are stored as text. */
+export interface CaptureContentTypes {
+  readonly csvContentTypes: readonly string[];
+  readonly jsonContentTypes?: readonly string[];
+}
+
+/**
+ * What the realtime endpoint config captures as text (CsvContentTypes ['text/csv'] in the training
+ * definition), so the API's serverless capture stores payloads exactly as SageMaker would for the same model.
+ */
+export const ENDPOINT_CAPTURE_CONTENT_TYPES: CaptureContentTypes = { csvContentTypes: ['text/csv'] };
+
+/** The media type of a Content-Type header: lower case, without parameters. */
+export function mediaType(contentType: string): string {
+  return (contentType.split(';')[0] ?? '').trim().toLowerCase();
+}
+
+/** How SageMaker stores a payload: CSV/JSON for the configured content types, base64 for anything else. */
+export function captureEncoding(
+  contentType: string,
+  config: CaptureContentTypes,
+): CaptureRecordPayload['encoding'] {
+  const type = mediaType(contentType);
+  if (config.csvContentTypes.some((t) => mediaType(t) === type)) return 'CSV';
+  if ((config.jsonContentTypes ?? []).some((t) => mediaType(t) === type)) return 'JSON';
+  return 'BASE64';
+}
+
+/** `2026-01-01T12:00:00Z`: SageMaker's inferenceTime has whole seconds. */
+export function inferenceTime(time: Date): string {
+  return time.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function capturePayload(
+  p: CapturedPayload,
+  mode: 'INPUT' | 'OUTPUT',
+  config: CaptureContentTypes,
+): CaptureRecordPayload {
+  const encoding = captureEncoding(p.contentType, config);
+  return {
+    observedContentType: p.contentType,
+    mode,
+    data: encoding === 'BASE64' ? Buffer.from(p.data, 'utf8').toString('base64') : p.data,
+    encoding,
+  };
+}
+
+export interface CaptureRecordInput {
+  /** Left out when input capture is off. */
+  readonly input?: CapturedPayload;
+  /** Left out when output capture is off. */
+  readonly output?: CapturedPayload;
+  readonly contentTypes: CaptureContentTypes;
+  readonly eventId: string;
+  readonly time: Date;
+  /** The InvokeEndpoint InferenceId, when the caller gave one. */
+  readonly inferenceId?: string;
+}
+
+/**
+ * One Data Capture record, field for field in SageMaker's order. Both the local endpoint's CaptureWriter and
+ * the inference API's Firehose capture build their records here, so the two are the same by construction.
+ */
+export function buildCaptureRecord(c: CaptureRecordInput): CaptureRecord {
+  return {
+    captureData: {
+      ...(c.input ? { endpointInput: capturePayload(c.input, 'INPUT', c.contentTypes) } : {}),
+      ...(c.output ? { endpointOutput: capturePayload(c.output, 'OUTPUT', c.contentTypes) } : {}),
+    },
+    eventMetadata: {
+      eventId: c.eventId,
+      ...(c.inferenceId !== undefined && c.inferenceId !== '' ? { inferenceId: c.inferenceId } : {}),
+      inferenceTime: inferenceTime(c.time),
+    },
+    eventVersion: '0',
+  };
+}
+
+/** The record as one JSON line, without the newline (capture files are these lines joined by "\n"). */
+export function captureLine(record: CaptureRecord): string {
+  return JSON.stringify(record);
+}

@@ -1,0 +1,141 @@
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { FeatureSpec } from '../core/encoding';
+import { modelVersion } from '../core/inference';
+import { parsePointer, parseS3Uri, POINTER_KEY, type CurrentPointer } from '../core/pointer';
+
+/**
+ * What is deployed now, as the inference Lambda and the EndpointClient see it: `baselines/current.json` and
+ * the feature spec it names, cached. Once a model is known, the pointer is checked at most once per refresh
+ * period with a conditional GET (If-None-Match: the last ETag), so a quiet period costs one 304 per period; a
+ * changed pointer re-reads the feature spec.
+ */
+
+export interface DeployedModel {
+  readonly pointer: CurrentPointer;
+  readonly spec: FeatureSpec;
+  /** The model package version, e.g. "3". */
+  readonly modelVersion: string;
+  /** ETag of the current.json this came from. */
+  readonly etag: string;
+}
+
+export interface DeployedModelCacheOptions {
+  readonly s3: S3Client;
+  /** The artifacts bucket (holds baselines/current.json). */
+  readonly bucket: string;
+  /** Seconds between checks of current.json; 0 checks on every call. */
+  readonly refreshSeconds: number;
+  /** Milliseconds since the epoch. @default Date.now */
+  readonly now?: () => number;
+  /** Called when the deployed model changes (the first load included: `from` undefined). */
+  readonly onSwitch?: (from: DeployedModel | undefined, to: DeployedModel) => void;
+  /** Called when a check fails while a model is cached: the cached one keeps serving. */
+  readonly onStaleError?: (error: unknown) => void;
+}
+
+/** current.json or the feature spec it names cannot be read or parsed. */
+export class DeployedModelError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DeployedModelError';
+  }
+}
+
+function statusOf(e: unknown): number | undefined {
+  return (e as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+}
+
+export class DeployedModelCache {
+  private model: DeployedModel | undefined;
+  /** When current.json was last looked at (ms), or undefined before the first look. */
+  private checkedAt: number | undefined;
+  private inFlight: Promise<DeployedModel | undefined> | undefined;
+  private readonly now: () => number;
+
+  constructor(private readonly options: DeployedModelCacheOptions) {
+    if (!(Number.isFinite(options.refreshSeconds) && options.refreshSeconds >= 0))
+      throw new RangeError(`refreshSeconds must be a number >= 0, got ${options.refreshSeconds}`);
+    this.now = options.now ?? Date.now;
+  }
+
+  /** The deployed model, or undefined when nothing is deployed yet (no current.json). */
+  async current(): Promise<DeployedModel | undefined> {
+    // Until a model is known, every call looks: the first deploy is then served at once, and a 404 for a
+    // pointer that does not exist yet is cheap.
+    const due =
+      this.model === undefined ||
+      this.checkedAt === undefined ||
+      this.now() - this.checkedAt >= this.options.refreshSeconds * 1000;
+    if (!due) return this.model;
+    // Concurrent callers (the local API serves many at once) share one check.
+    this.inFlight ??= this.refresh().finally(() => {
+      this.inFlight = undefined;
+    });
+    return this.inFlight;
+  }
+
+  private async refresh(): Promise<DeployedModel | undefined> {
+    const startedAt = this.now();
+    try {
+      const next = await this.load();
+      this.checkedAt = startedAt;
+      if (next !== this.model && next !== undefined) this.options.onSwitch?.(this.model, next);
+      this.model = next;
+      return next;
+    } catch (e) {
+      if (this.model === undefined) throw e;
+      // Serving the last known model beats failing every request while S3 or the pointer is broken.
+      this.checkedAt = startedAt;
+      this.options.onStaleError?.(e);
+      return this.model;
+    }
+  }
+
+  /** The same object when current.json has not changed. */
+  private async load(): Promise<DeployedModel | undefined> {
+    const { s3, bucket } = this.options;
+    let text: string;
+    let etag: string;
+    try {
+      const r = await s3.send(
+        new GetObjectCommand({
+          Bucket: bucket,
+          Key: POINTER_KEY,
+          ...(this.model ? { IfNoneMatch: this.model.etag } : {}),
+        }),
+      );
+      text = await r.Body!.transformToString('utf8');
+      etag = r.ETag ?? '';
+    } catch (e) {
+      if (statusOf(e) === 304) return this.model;
+      if ((e as Error).name === 'NoSuchKey' || statusOf(e) === 404) return undefined;
+      throw new DeployedModelError(`cannot read s3://${bucket}/${POINTER_KEY}: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+    let pointer: CurrentPointer;
+    try {
+      pointer = parsePointer(JSON.parse(text));
+    } catch (e) {
+      throw new DeployedModelError(
+        `s3://${bucket}/${POINTER_KEY} is not a valid pointer: ${(e as Error).message}`,
+      );
+    }
+    const { bucket: specBucket, key } = parseS3Uri(pointer.featureSpecUri);
+    let spec: FeatureSpec;
+    try {
+      const r = await s3.send(new GetObjectCommand({ Bucket: specBucket, Key: key }));
+      spec = JSON.parse(await r.Body!.transformToString('utf8')) as FeatureSpec;
+    } catch (e) {
+      throw new DeployedModelError(
+        `cannot read the feature spec ${pointer.featureSpecUri}: ${(e as Error).message}`,
+        {
+          cause: e,
+        },
+      );
+    }
+    if (!Array.isArray(spec?.features) || typeof spec.target?.name !== 'string')
+      throw new DeployedModelError(`${pointer.featureSpecUri} is not a feature spec`);
+    return { pointer, spec, modelVersion: modelVersion(pointer.modelPackageArn), etag };
+  }
+}

@@ -1,0 +1,5 @@
+import { runTarget } from './run';
+
+describe('fuzz: CaptureParser', () => {
+  it('capture', () => runTarget('capture'));
+});
