@@ -9,7 +9,24 @@ export function gcFunction(): () => void {
   const existing = (globalThis as { gc?: () => void }).gc;
   if (existing) return existing;
   v8.setFlagsFromString('--expose-gc');
+  // Each full GC also ages compiled code and flushes what has not run lately: in a jest worker that has loaded the
+  // SDK and CDK for earlier suites that frees megabytes per collection, which would hide memory a test keeps.
+  v8.setFlagsFromString('--no-flush-bytecode');
   return vm.runInNewContext('gc') as () => void;
+}
+
+/**
+ * A baseline for liveBytes: collects until the figure stops falling (code flushed by earlier collections, array
+ * buffers released by the sweeper), so what a test later measures is what it keeps, not what the worker sheds.
+ */
+export function settledLiveBytes(gc: () => void): number {
+  let last = liveBytes(gc);
+  for (let i = 0; i < 10; i++) {
+    const now = liveBytes(gc);
+    if (last - now < 256 * 1024) return now;
+    last = now;
+  }
+  return last;
 }
 
 /** Heap and array-buffer memory in use after a full collection, bytes. */
