@@ -18,10 +18,10 @@ import {
   type InputRecord,
   type PredictResponse,
 } from '../lambdas/core/inference';
+import { DeployedModelCache } from '../lambdas/shared/deployed-model';
 import { readProjectConfig } from '../lib/config';
 import { demoConfig, trafficRecords } from '../lib/local/loop';
 import { LocalPlatform } from '../lib/local/platform';
-import { readDeployed } from '../lib/local/traffic';
 import { sampleCsv } from '../lib/local/sample-data';
 
 /**
@@ -482,7 +482,11 @@ async function serve(): Promise<void> {
   await platform.idle();
   if (execution.status !== 'SUCCEEDED')
     throw new Error(`training failed: ${JSON.stringify(execution.record?.cause)}`);
-  const deployed = await readDeployed(platform.s3, names.buckets.artifacts);
+  const deployed = await new DeployedModelCache({
+    s3: platform.s3,
+    bucket: names.buckets.artifacts,
+    refreshSeconds: 0,
+  }).current();
   if (!deployed || !platform.apiUrl) throw new Error('nothing deployed, or no API');
   const served: Served = {
     apiUrl: platform.apiUrl,

@@ -1,6 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { StoredValidationReport } from '../../lambdas/handlers/validate-object';
+import { DeployedModelCache } from '../../lambdas/shared/deployed-model';
 import { listKeys } from '../../lambdas/shared/s3';
 import { reportKey, type DriftWindow, type StoredDriftReport } from '../../lambdas/handlers/drift-check';
 import type { InputRecord } from '../../lambdas/core/inference';
@@ -10,7 +11,6 @@ import { LocalClock } from './clock';
 import type { AlarmStateChange } from './cloudwatch';
 import { LocalPlatform, type LocalExecution, type LocalPlatformOptions } from './platform';
 import { sampleChunks, sampleRows } from './sample-data';
-import { readDeployed } from './traffic';
 
 /**
  * The demo's loop (issue 5): data in, validation, training and a first deploy, normal traffic, a quiet drift
@@ -299,7 +299,13 @@ export async function runLoop(
       v1.status === 'SUCCEEDED' && v1.record?.path.includes('CreateEndpoint') === true,
       'version 1 was not deployed by CreateEndpoint',
     );
-    let deployed = await readDeployed(platform.s3, names.buckets.artifacts);
+    // Read afresh at every use (refreshSeconds 0): the loop checks what each deploy wrote.
+    const deployedModel = new DeployedModelCache({
+      s3: platform.s3,
+      bucket: names.buckets.artifacts,
+      refreshSeconds: 0,
+    });
+    let deployed = await deployedModel.current();
     expect(deployed !== undefined, 'no baselines/current.json after the first deploy');
 
     // ---- traffic and drift checks, one simulated hour at a time
@@ -405,7 +411,7 @@ export async function runLoop(
         retraining.status === 'SUCCEEDED' && retraining.record?.path.includes('UpdateEndpoint') === true,
         'version 2 was not deployed through UpdateEndpoint',
       );
-      deployed = await readDeployed(platform.s3, names.buckets.artifacts);
+      deployed = await deployedModel.current();
       expect(
         deployed?.pointer.execution === retraining.name,
         'baselines/current.json does not point at version 2',

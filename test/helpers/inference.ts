@@ -264,3 +264,12 @@ export function expectedRows(spec: FeatureSpec, records: readonly Record<string,
     }),
   );
 }
+
+/** Records from CSV lines with a header (the sample generator's format; no quoted cells), every value a string. */
+export function recordsFromCsv(lines: readonly string[]): Record<string, string>[] {
+  const header = lines[0].trimEnd().split(',');
+  return lines.slice(1).map((line) => {
+    const cells = line.trimEnd().split(',');
+    return Object.fromEntries(header.map((h, i) => [h, cells[i] ?? '']));
+  });
+}

@@ -15,7 +15,6 @@ import {
 import { backoffDelay } from '../../lib/client/retry';
 import { listenOnLoopback } from '../../lib/local/aws-api-server';
 import { sampleCsv } from '../../lib/local/sample-data';
-import { recordsFromCsv } from '../../lib/local/traffic';
 import {
   BUCKET,
   ENDPOINT,
@@ -24,6 +23,7 @@ import {
   schema,
   startInferenceFixture,
   type InferenceFixture,
+  recordsFromCsv,
 } from '../helpers/inference';
 
 /**
