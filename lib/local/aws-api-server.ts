@@ -180,16 +180,41 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+/**
+ * A request body of at most `maxBytes`, for every local server. Over the limit it rejects with `tooLarge()` at
+ * once and drains the rest, so the caller can still answer on the connection. Events rather than async
+ * iteration, which costs a promise per chunk on the inference API's hot path.
+ */
+export function readRequestBody(
+  req: IncomingMessage,
+  maxBytes: number,
+  tooLarge: () => Error,
+): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(tooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
 /** The request body, gunzipped when the SDK compressed it (CloudWatch PutMetricData has requestCompression). */
 async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > maxBytes) throw new RequestError('SerializationException', 'Request body too large', 413);
-    chunks.push(chunk as Buffer);
-  }
-  const raw = Buffer.concat(chunks);
+  const raw = await readRequestBody(
+    req,
+    maxBytes,
+    () => new RequestError('SerializationException', 'Request body too large', 413),
+  );
   const encoding = (header(req, 'content-encoding') ?? '').toLowerCase();
   if (encoding === '' || encoding === 'identity') return raw;
   if (encoding !== 'gzip')

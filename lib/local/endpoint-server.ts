@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { CaptureConfig, CaptureWriter } from './capture';
 import type { Clock } from './clock';
-import { listenOnLoopback } from './aws-api-server';
+import { listenOnLoopback, readRequestBody } from './aws-api-server';
 
 /**
  * The SageMaker runtime on loopback: `POST /endpoints/<name>/invocations`, so the real
@@ -369,16 +369,13 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_PAYLOAD_BYTES)
-      throw new RuntimeError('ValidationError', 400, {
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return readRequestBody(
+    req,
+    MAX_PAYLOAD_BYTES,
+    () =>
+      new RuntimeError('ValidationError', 400, {
         Message: `Request payload exceeds the ${MAX_PAYLOAD_BYTES} byte limit of InvokeEndpoint.`,
-      });
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+      }),
+  );
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { listenOnLoopback } from './aws-api-server';
+import { listenOnLoopback, readRequestBody } from './aws-api-server';
 
 /**
  * Amazon SNS Publish on loopback, for the handlers that publish with @aws-sdk/client-sns (the drift check). SNS
@@ -55,14 +55,12 @@ function xmlEscape(s: string): string {
 }
 
 async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new SnsError('InvalidParameter', 'Request body too large', 400);
-    chunks.push(chunk as Buffer);
-  }
-  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+  const body = await readRequestBody(
+    req,
+    MAX_BODY_BYTES,
+    () => new SnsError('InvalidParameter', 'Request body too large', 400),
+  );
+  return new URLSearchParams(body.toString('utf8'));
 }
 
 /** `MessageAttributes.entry.N.{Name,Value.DataType,Value.StringValue}` as name -> string value. */
