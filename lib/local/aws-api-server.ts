@@ -175,7 +175,8 @@ export async function startAwsApiServer(options: AwsApiServerOptions = {}): Prom
   };
 }
 
-function header(req: IncomingMessage, name: string): string | undefined {
+/** A request header's (first) value; `name` in lower case. */
+export function header(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];
   return Array.isArray(v) ? v[0] : v;
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { CaptureConfig, CaptureWriter } from './capture';
 import type { Clock } from './clock';
-import { listenOnLoopback, readRequestBody } from './aws-api-server';
+import { header, listenOnLoopback, readRequestBody } from './aws-api-server';
 
 /**
  * The SageMaker runtime on loopback: `POST /endpoints/<name>/invocations`, so the real
@@ -362,11 +362,6 @@ function sendOutput(res: ServerResponse, variantName: string, text: string): voi
     'x-amzn-RequestId': randomUUID(),
   });
   res.end(text);
-}
-
-function header(req: IncomingMessage, name: string): string | undefined {
-  const v = req.headers[name];
-  return Array.isArray(v) ? v[0] : v;
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
