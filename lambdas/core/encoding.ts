@@ -140,6 +140,11 @@ interface Compiled {
   readonly catCount: Int32Array;
   readonly missing: Set<string>;
   readonly classIndex: Map<string, number> | undefined;
+  /**
+   * Boolean and category features: the model-input cell of each text that has one (a missing value's is
+   * empty), so that encoding such a cell is one lookup. Undefined for numeric features.
+   */
+  readonly cells: (Map<string, string> | undefined)[];
 }
 const KIND_NUMERIC = 0;
 const KIND_BOOLEAN = 1;
@@ -162,11 +167,24 @@ function compile(spec: FeatureSpec): Compiled {
     );
   });
   const classes = targetClasses(spec);
+  const missing = new Set(['', ...spec.missingValues]);
+  const cells = Array.from(kinds, (kind, i): Map<string, string> | undefined => {
+    if (kind === KIND_NUMERIC) return undefined;
+    const table = new Map<string, string>(
+      kind === KIND_BOOLEAN
+        ? BOOL_SPELLINGS.map(([text, b]) => [text, String(b)] as const)
+        : [...catIndex[i]!].map(([text, j]) => [text, String(j)] as const),
+    );
+    // A missing value wins over a category or boolean of the same spelling.
+    for (const m of missing) table.set(m, '');
+    return table;
+  });
   c = {
     kinds,
     catIndex,
     catCount,
-    missing: new Set(['', ...spec.missingValues]),
+    missing,
+    cells,
     classIndex:
       classes && spec.target.type === 'string' ? new Map(classes.map((v, j) => [v, j] as const)) : undefined,
   };
@@ -191,18 +209,35 @@ export function encodeFeatures(spec: FeatureSpec, values: readonly (string | und
 }
 
 function encodeCell(c: Compiled, i: number, v: string | undefined): string {
-  if (v === undefined || c.missing.has(v)) return '';
-  switch (c.kinds[i]) {
-    case KIND_BOOLEAN: {
-      const b = BOOL_TEXT.get(v);
-      return b === undefined ? '' : b === 1 ? '1' : '0';
-    }
-    case KIND_CATEGORY: {
-      const idx = c.catIndex[i]!.get(v);
-      return idx === undefined ? '' : String(idx);
-    }
-    default:
-      return v;
+  if (v === undefined) return '';
+  const table = c.cells[i];
+  if (table !== undefined) return table.get(v) ?? '';
+  return c.missing.has(v) ? '' : v;
+}
+
+/**
+ * encodeFeatures one cell at a time, for a caller that reads each value from elsewhere (the inference core
+ * reads them from request records) and so need not gather a row of values first.
+ */
+export class FeatureCellEncoder {
+  private readonly c: Compiled;
+  /** Some missing value is the text of a number (`-1`), so a number's text can be missing. */
+  private readonly numbersCanBeMissing: boolean;
+
+  constructor(readonly spec: FeatureSpec) {
+    this.c = compile(spec);
+    this.numbersCanBeMissing = [...this.c.missing].some((m) => String(Number(m)) === m);
+  }
+
+  /** The model-input cell of feature `i` for the value text `v` (undefined: missing), as encodeFeatures. */
+  cell(i: number, v: string | undefined): string {
+    return encodeCell(this.c, i, v);
+  }
+
+  /** cell(i, text) for the text of a number (`String(v)`), sparing a numeric feature the missing-value test. */
+  numberCell(i: number, text: string): string {
+    if (this.c.kinds[i] === KIND_NUMERIC && !this.numbersCanBeMissing) return text;
+    return encodeCell(this.c, i, text);
   }
 }
 

@@ -1,5 +1,5 @@
 import type { ValidationSink } from './report';
-import { encodeFeatures, targetClasses, type FeatureSpec } from './encoding';
+import { FeatureCellEncoder, targetClasses, type FeatureSpec } from './encoding';
 import { type DatasetSchema, type FieldSchema } from './schema';
 import { FileValidator } from './validate';
 
@@ -168,19 +168,26 @@ export function checkRecords(records: unknown, maxBatchSize: number): InputRecor
       'batch-too-large',
       `${records.length} records in one request; at most ${maxBatchSize} are allowed`,
     );
-  records.forEach((r, i) => {
+  for (let i = 0; i < records.length; i++) {
+    const r: unknown = records[i];
+    // A hole in a sparse array is skipped, as forEach would.
+    if (r === undefined && !(i in records)) continue;
     if (r === null || typeof r !== 'object' || Array.isArray(r))
       throw new InferenceError(
         'invalid-request',
         `records[${i}] must be an object of field values, got ${describe(r)}`,
       );
-    for (const [k, v] of Object.entries(r as Record<string, unknown>))
-      if (v !== null && typeof v === 'object')
+    // for-in visits the own keys Object.entries would, in its order, without an array per record; an
+    // inherited key (Object.entries leaves it out) can only matter when its value is an object.
+    for (const k in r) {
+      const v: unknown = (r as Record<string, unknown>)[k];
+      if (v !== null && typeof v === 'object' && Object.hasOwn(r, k))
         throw new InferenceError(
           'invalid-request',
           `records[${i}].${k} must be a string, number, boolean or null, got ${describe(v)}`,
         );
-  });
+    }
+  }
   return records as InputRecord[];
 }
 
@@ -245,15 +252,72 @@ export function validationSchema(spec: FeatureSpec, schema?: DatasetSchema): Dat
   };
 }
 
-/** A record value as a CSV cell text (before quoting); null and absent are the first missing value. */
-function cellText(v: RecordValue | undefined, missing: string): string {
-  if (v === null || v === undefined) return missing;
-  if (typeof v === 'string') return v;
+function csvCell(text: string): string {
+  // A loop rather than a regex test: most cells are short and need no quotes.
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 44 || c === 34 || c === 10 || c === 13) return `"${text.replace(/"/g, '""')}"`;
+  }
+  return text;
+}
+
+type FieldReader = (r: InputRecord, out: (RecordValue | undefined)[]) => void;
+
+/**
+ * A function that copies a record's values of `names`, in order, into `out`. Generated so that each read is a
+ * property load by a constant name (cached per record shape), not a lookup by a varying key, which costs
+ * several times more. The names go in as JSON string literals, so a schema cannot inject code.
+ */
+function fieldReader(names: readonly string[]): FieldReader {
+  const body = names.map((name, i) => `out[${i}] = r[${JSON.stringify(name)}];`).join('\n');
+  return new Function('r', 'out', `"use strict";\n${body}`) as FieldReader;
+}
+
+/**
+ * How records are encoded for one feature spec: the features by name, and per feature whether a string value
+ * is read in lower case (booleans: validation takes them in any case; the encoding reads the lower-case
+ * spelling). Built once per spec object.
+ */
+interface RecordEncoding {
+  readonly names: readonly string[];
+  readonly read: FieldReader;
+  readonly lowerCase: Uint8Array;
+  readonly cells: FeatureCellEncoder;
+}
+
+const encodings = new WeakMap<FeatureSpec, RecordEncoding>();
+
+function recordEncoding(spec: FeatureSpec): RecordEncoding {
+  let e = encodings.get(spec);
+  if (!e) {
+    const names = spec.features.map((f) => f.name);
+    e = {
+      names,
+      read: fieldReader(names),
+      lowerCase: Uint8Array.from(spec.features, (f) => (f.type === 'boolean' ? 1 : 0)),
+      cells: new FeatureCellEncoder(spec),
+    };
+    encodings.set(spec, e);
+  }
+  return e;
+}
+
+/** The text a feature's cell is encoded from; undefined when missing. */
+function featureText(v: RecordValue | undefined, lowerCase: boolean): string | undefined {
+  if (v === null || v === undefined) return undefined;
+  if (typeof v === 'string') return lowerCase ? v.toLowerCase() : v;
   return String(v);
 }
 
-function csvCell(text: string): string {
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+/** checkAndEncode's plan for one spec: which validation field each feature's value is read from. */
+interface FieldEncoding extends RecordEncoding {
+  readonly spec: FeatureSpec;
+  /** Per validation field, the feature it is, or -1. */
+  readonly featureOf: Int32Array;
+  /** Features the validation schema lacks, read from the record by name. */
+  readonly unmatched: readonly number[];
+  /** The current record's model-input cells, by feature. */
+  readonly row: string[];
 }
 
 const VALIDATOR_OPTIONS = {
@@ -264,6 +328,54 @@ const VALIDATOR_OPTIONS = {
 } as const;
 
 const encoder = new TextEncoder();
+
+const COMMA = 44;
+const LF = 10;
+/** The largest row buffers a validator keeps between batches. */
+const KEPT_BYTES = 1024 * 1024;
+
+/** A copy of `buf[0, used)` in a buffer with room for `need` more bytes. */
+function grow(buf: Uint8Array, used: number, need: number): Uint8Array {
+  let size = Math.max(buf.length * 2, 1024);
+  while (size - used < need) size *= 2;
+  const out = new Uint8Array(size);
+  out.set(buf.subarray(0, used));
+  return out;
+}
+
+/** Copies `text` to `out` at `p` (where there is room); returns the end, or -1 when `text` is not ASCII. */
+function putAscii(out: Uint8Array, p: number, text: string): number {
+  for (let j = 0; j < text.length; j++) {
+    const c = text.charCodeAt(j);
+    if (c >= 0x80) return -1;
+    out[p + j] = c;
+  }
+  return p + text.length;
+}
+
+/** `out[0, n)` as text: one character per byte, which for ASCII is the text the bytes were written from. */
+function asciiText(out: Uint8Array, n: number): string {
+  return Buffer.from(out.buffer, out.byteOffset, n).toString('latin1');
+}
+
+const NO_BYTES = new Uint8Array(0);
+
+/** encodeRecords' scratch buffer for the model input (the text returned is a copy). */
+let inputScratch: Uint8Array = new Uint8Array(8 * 1024);
+
+/**
+ * Writes `text` as a CSV cell (UTF-8) at `o`, where there is room for 3 bytes per character and two quotes;
+ * returns the end. The usual cell is ASCII that needs no quotes: its characters are its bytes.
+ */
+function writeCell(out: Uint8Array, o: number, text: string): number {
+  for (let j = 0; j < text.length; j++) {
+    const c = text.charCodeAt(j);
+    if (c >= 0x80 || c === COMMA || c === 34 || c === LF || c === 13)
+      return o + encoder.encodeInto(csvCell(text), out.subarray(o)).written;
+    out[o + j] = c;
+  }
+  return o + text.length;
+}
 
 /**
  * Validates prediction records with the data lake's validation core: each record becomes one CSV row of the
@@ -278,9 +390,21 @@ const encoder = new TextEncoder();
 export class RecordValidator {
   readonly schema: DatasetSchema;
   private readonly names: readonly string[];
+  private readonly read: FieldReader;
   private readonly known: ReadonlySet<string>;
-  private readonly missing: string;
+  /** The CSV cell of a null or absent value: the schema's first missing value. */
+  private readonly missingBytes: Uint8Array;
   private readonly header: Uint8Array;
+  private encoding: FieldEncoding | undefined;
+  /** featureOf when nothing is encoded. */
+  private readonly noFeatures: Int32Array;
+  // Reused between batches: the validation rows and the model-input lines.
+  private rows: Uint8Array = new Uint8Array(16 * 1024);
+  private input: Uint8Array = new Uint8Array(8 * 1024);
+  /** The length of the last model input written to `input`; -1 when it was not all ASCII. */
+  private inputLength = 0;
+  /** Known field names by their place among a record's keys (see checkNames). */
+  private readonly seenKeys: string[] = [];
   private shared: FileValidator | undefined;
   private valid = 0;
   private invalid = 0;
@@ -303,8 +427,10 @@ export class RecordValidator {
   ) {
     this.schema = schema;
     this.names = schema.fields.map((f) => f.name);
+    this.read = fieldReader(this.names);
     this.known = new Set(this.names);
-    this.missing = schema.missingValues[0] ?? '';
+    this.missingBytes = encoder.encode(csvCell(schema.missingValues[0] ?? ''));
+    this.noFeatures = new Int32Array(this.names.length).fill(-1);
     this.header = encoder.encode(`${this.names.map(csvCell).join(',')}\n`);
   }
 
@@ -314,31 +440,136 @@ export class RecordValidator {
    */
   check(records: readonly InputRecord[]): RecordError[] {
     if (this.unknownFields === 'reject') this.checkNames(records);
-    const rows = encoder.encode(records.map((r) => this.row(r)).join(''));
-    if (this.allValid(rows, records.length)) return [];
-    return this.errors(rows, records.length);
+    return this.verdict(this.writeRows(records, undefined), records.length);
+  }
+
+  /**
+   * check, then encodeRecords(spec, records) when every record is valid, in one pass over the records: each
+   * value is read and turned into text once for both. `input` is the model-input CSV ('' when there are
+   * errors: nothing is sent then).
+   */
+  checkAndEncode(
+    records: readonly InputRecord[],
+    spec: FeatureSpec,
+  ): { readonly errors: RecordError[]; readonly input: string } {
+    if (this.unknownFields === 'reject') this.checkNames(records);
+    const errors = this.verdict(this.writeRows(records, this.fieldEncoding(spec)), records.length);
+    if (errors.length > 0) return { errors, input: '' };
+    const input =
+      this.inputLength >= 0 ? asciiText(this.input, this.inputLength) : encodeRecords(spec, records);
+    if (this.input.length > KEPT_BYTES) this.input = new Uint8Array(8 * 1024);
+    return { errors, input };
+  }
+
+  /**
+   * Writes the records as CSV rows of the schema (UTF-8) into `rows`, and with a plan their model-input lines
+   * into `input`; returns the rows written. Bytes are written directly, rather than joining strings and
+   * encoding them, so that a batch allocates little beyond the text of its numbers.
+   */
+  private writeRows(records: readonly InputRecord[], plan: FieldEncoding | undefined): Uint8Array {
+    const names = this.names;
+    const missing = this.missingBytes;
+    const featureOf = plan?.featureOf ?? this.noFeatures;
+    const row = plan?.row ?? [];
+    const width = row.length;
+    let out = this.rows;
+    let o = 0;
+    let input = this.input;
+    let p = 0;
+    const values: (RecordValue | undefined)[] = names.map(() => undefined);
+    for (const r of records) {
+      this.read(r, values);
+      for (let i = 0; i < names.length; i++) {
+        // Room for a comma and any cell but a string's (a number's text has at most 26 characters).
+        if (out.length - o < missing.length + 32) out = grow(out, o, missing.length + 32);
+        if (i > 0) out[o++] = COMMA;
+        const v = values[i];
+        let t: string | undefined;
+        if (v === null || v === undefined) {
+          // A loop: set() costs more than copying the usual zero to two bytes.
+          for (let j = 0; j < missing.length; j++) out[o++] = missing[j];
+        } else if (typeof v === 'number') {
+          t = String(v);
+          for (let j = 0; j < t.length; j++) out[o++] = t.charCodeAt(j);
+        } else if (typeof v === 'boolean') {
+          t = v ? 'true' : 'false';
+          for (let j = 0; j < t.length; j++) out[o++] = t.charCodeAt(j);
+        } else {
+          t = typeof v === 'string' ? v : String(v);
+          const need = 3 * t.length + 2;
+          if (out.length - o < need) out = grow(out, o, need);
+          o = writeCell(out, o, t);
+        }
+        const f = featureOf[i];
+        if (f >= 0)
+          row[f] =
+            typeof v === 'number'
+              ? plan!.cells.numberCell(f, t!)
+              : plan!.cells.cell(f, typeof v === 'string' && plan!.lowerCase[f] === 1 ? v.toLowerCase() : t);
+      }
+      if (out.length - o < 1) out = grow(out, o, 1);
+      out[o++] = LF;
+      // After a model-input cell that is not ASCII, the model input is left to encodeRecords.
+      if (width === 0 || p < 0) continue;
+      for (const f of plan!.unmatched)
+        row[f] = plan!.cells.cell(f, featureText(r[plan!.names[f]], plan!.lowerCase[f] === 1));
+      for (let f = 0; f < width && p >= 0; f++) {
+        const cell = row[f];
+        if (input.length - p < cell.length + 2) input = grow(input, p, cell.length + 2);
+        if (f > 0) input[p++] = COMMA;
+        p = putAscii(input, p, cell);
+      }
+      if (p >= 0) input[p++] = LF;
+    }
+    // A batch of huge records does not pin its buffers for the validator's lifetime.
+    this.rows = out.length > KEPT_BYTES ? new Uint8Array(16 * 1024) : out;
+    this.input = input;
+    this.inputLength = p;
+    return out.subarray(0, o);
+  }
+
+  private fieldEncoding(spec: FeatureSpec): FieldEncoding {
+    if (this.encoding?.spec === spec) return this.encoding;
+    const base = recordEncoding(spec);
+    const featureOf = new Int32Array(this.names.length).fill(-1);
+    const unmatched: number[] = [];
+    base.names.forEach((name, f) => {
+      const i = this.names.indexOf(name);
+      if (i >= 0 && featureOf[i] < 0) featureOf[i] = f;
+      else unmatched.push(f);
+    });
+    this.encoding = { ...base, spec, featureOf, unmatched, row: base.names.map(() => '') };
+    return this.encoding;
+  }
+
+  private verdict(rows: Uint8Array, n: number): RecordError[] {
+    if (this.allValid(rows, n)) return [];
+    return this.errors(rows, n);
   }
 
   private checkNames(records: readonly InputRecord[]): void {
-    records.forEach((r, i) => {
-      for (const k of Object.keys(r))
-        if (!this.known.has(k)) {
-          const name = k.length > SHOWN_CHARS ? `${k.slice(0, SHOWN_CHARS)}...` : k;
-          throw new InferenceError(
-            'invalid-request',
-            `records[${i}] has an unknown field ${JSON.stringify(name)}; the fields are ${this.names.join(', ')}`,
-          );
+    const seen = this.seenKeys;
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i];
+      let j = 0;
+      // for-in rather than Object.keys: no array per record. Records mostly have the same keys in the same
+      // order, and a key equal to a known one an earlier record had at its place is known, so the usual test
+      // is one comparison. An inherited key is not the record's (Object.keys leaves it out).
+      for (const k in r) {
+        if (k !== seen[j]) {
+          if (this.known.has(k)) {
+            if (j < this.names.length) seen[j] = k;
+          } else if (Object.hasOwn(r, k)) {
+            const name = k.length > SHOWN_CHARS ? `${k.slice(0, SHOWN_CHARS)}...` : k;
+            throw new InferenceError(
+              'invalid-request',
+              `records[${i}] has an unknown field ${JSON.stringify(name)}; the fields are ${this.names.join(', ')}`,
+            );
+          }
         }
-    });
-  }
-
-  private row(r: InputRecord): string {
-    let line = '';
-    for (let i = 0; i < this.names.length; i++) {
-      if (i > 0) line += ',';
-      line += csvCell(cellText(r[this.names[i]], this.missing));
+        j++;
+      }
     }
-    return `${line}\n`;
   }
 
   private allValid(rows: Uint8Array, n: number): boolean {
@@ -381,19 +612,45 @@ export class RecordValidator {
  * missing or absent field is an empty cell (DESIGN.md section 4).
  */
 export function encodeRecords(spec: FeatureSpec, records: readonly InputRecord[]): string {
-  const features = spec.features;
-  const values: (string | undefined)[] = new Array(features.length);
+  const { names, read, lowerCase, cells } = recordEncoding(spec);
+  let out = inputScratch;
+  // Taken while in use: a value's toString could call encodeRecords again.
+  inputScratch = NO_BYTES;
+  let p = 0;
+  const values: (RecordValue | undefined)[] = names.map(() => undefined);
+  for (const r of records) {
+    read(r, values);
+    for (let i = 0; i < names.length; i++) {
+      const v = values[i];
+      const cell =
+        typeof v === 'number'
+          ? cells.numberCell(i, String(v))
+          : cells.cell(i, featureText(v, lowerCase[i] === 1));
+      if (out.length - p < cell.length + 2) out = grow(out, p, cell.length + 2);
+      if (i > 0) out[p++] = COMMA;
+      p = putAscii(out, p, cell);
+      if (p < 0) {
+        inputScratch = out;
+        return encodeRecordsText(spec, records);
+      }
+    }
+    if (out.length - p < 1) out = grow(out, p, 1);
+    out[p++] = LF;
+  }
+  inputScratch = out.length > KEPT_BYTES ? new Uint8Array(8 * 1024) : out;
+  return asciiText(out, p);
+}
+
+/** encodeRecords as text, for a record with a cell that is not ASCII (a text value in a numeric column). */
+function encodeRecordsText(spec: FeatureSpec, records: readonly InputRecord[]): string {
+  const { names, lowerCase, cells } = recordEncoding(spec);
   let out = '';
   for (const r of records) {
-    for (let i = 0; i < features.length; i++) {
-      const v = r[features[i].name];
-      if (v === null || v === undefined) values[i] = undefined;
-      else if (typeof v === 'string')
-        // Validation takes booleans in any case; the encoding reads the lower-case spelling.
-        values[i] = features[i].type === 'boolean' ? v.toLowerCase() : v;
-      else values[i] = String(v);
+    for (let i = 0; i < names.length; i++) {
+      if (i > 0) out += ',';
+      out += cells.cell(i, featureText(r[names[i]], lowerCase[i] === 1));
     }
-    out += `${encodeFeatures(spec, values)}\n`;
+    out += '\n';
   }
   return out;
 }
@@ -418,6 +675,54 @@ export function decodePredictions(
   body: string,
   threshold: number,
   expected?: number,
+): Prediction[] {
+  if (spec.problem !== 'multiclass') {
+    const scores = decodeScores(spec, body, threshold, expected);
+    if (scores !== undefined) return scores;
+  }
+  return decodeLines(spec, body, threshold, expected);
+}
+
+/**
+ * The usual answer of a binary or regression model, one plain number per line, decoded without splitting the
+ * body into arrays of strings. Undefined for any other answer (a comma-joined batch, blank or padded lines,
+ * unreadable values, the wrong count), which decodeLines decodes or words the error of.
+ */
+function decodeScores(
+  spec: FeatureSpec,
+  body: string,
+  threshold: number,
+  expected: number | undefined,
+): Prediction[] | undefined {
+  const binary = spec.problem === 'binary';
+  const classes = targetClasses(spec);
+  const negative = classes?.[0] ?? '0';
+  const positive = classes?.[1] ?? '1';
+  const out: Prediction[] = [];
+  for (let start = 0; start < body.length;) {
+    let end = body.indexOf('\n', start);
+    if (end < 0) end = body.length;
+    if (end > start) {
+      const c = body.charCodeAt(start);
+      // A line that starts with a digit, sign or point is not blank, and Number ignores the same surrounding
+      // white space as trim, so Number reads it as parseLine reads its one cell.
+      if (!((c >= 48 && c <= 57) || c === 45 || c === 43 || c === 46)) return undefined;
+      const v = Number(body.slice(start, end));
+      // NaN also when the line has a comma.
+      if (!Number.isFinite(v)) return undefined;
+      out.push(binary ? { label: v >= threshold ? positive : negative, probability: v } : { value: v });
+    }
+    start = end + 1;
+  }
+  if (expected !== undefined && out.length !== expected) return undefined;
+  return out;
+}
+
+function decodeLines(
+  spec: FeatureSpec,
+  body: string,
+  threshold: number,
+  expected: number | undefined,
 ): Prediction[] {
   let lines = body.split('\n').filter((l) => l.trim() !== '');
   if (

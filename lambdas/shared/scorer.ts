@@ -2,7 +2,6 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { InvokeEndpointCommand, type SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import {
   decodePredictions,
-  encodeRecords,
   InferenceError,
   ModelOutputError,
   RecordValidator,
@@ -105,7 +104,7 @@ export class Scorer {
         'no-model',
         'no model is deployed yet (no baselines/current.json): run the training pipeline first',
       );
-    const errors = this.validator(model).check(records);
+    const { errors, input } = this.validator(model).checkAndEncode(records, model.spec);
     if (errors.length > 0) {
       const bad = new Set(errors.map((e) => e.record)).size;
       throw new InferenceError(
@@ -114,7 +113,6 @@ export class Scorer {
         errors,
       );
     }
-    const input = encodeRecords(model.spec, records);
     const id = inferenceId !== undefined && INFERENCE_ID.test(inferenceId) ? inferenceId : undefined;
     let output: string;
     let outputContentType: string;

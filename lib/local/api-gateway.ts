@@ -366,6 +366,16 @@ function checkSchema(schema: unknown, at: string): void {
   }
 }
 
+const TYPE_BITS: Readonly<Record<string, number>> = {
+  null: 1,
+  array: 2,
+  integer: 4,
+  number: 8,
+  string: 16,
+  boolean: 32,
+  object: 64,
+};
+
 function typeOf(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'array';
@@ -376,6 +386,8 @@ function typeOf(v: unknown): string {
 /** A schema prepared once: sets, maps and regular expressions instead of lookups per value. */
 interface CompiledSchema {
   readonly types?: readonly string[];
+  /** The types as bits (TYPE_BITS), an integer also being a number; 0 when any type is allowed. */
+  readonly typeMask: number;
   readonly enumJson?: ReadonlySet<string>;
   readonly enumValues?: readonly unknown[];
   readonly required: readonly string[];
@@ -415,11 +427,16 @@ function compileSchema(schema: JsonSchema): CompiledSchema {
   const list = (v: unknown): CompiledSchema[] | undefined => (Array.isArray(v) ? v.map(sub) : undefined);
   const props = schema.properties as Record<string, unknown> | undefined;
   const patterns = schema.patternProperties as Record<string, unknown> | undefined;
+  const types =
+    schema.type === undefined
+      ? undefined
+      : ((Array.isArray(schema.type) ? schema.type : [schema.type]) as string[]);
   const c: CompiledSchema = {
-    types:
-      schema.type === undefined
-        ? undefined
-        : ((Array.isArray(schema.type) ? schema.type : [schema.type]) as string[]),
+    types,
+    typeMask: (types ?? []).reduce(
+      (m, t) => m | (TYPE_BITS[t] ?? 0) | (t === 'number' ? TYPE_BITS.integer : 0),
+      0,
+    ),
     enumJson: Array.isArray(schema.enum) ? new Set(schema.enum.map((e) => JSON.stringify(e))) : undefined,
     enumValues: Array.isArray(schema.enum) ? schema.enum : undefined,
     required: (schema.required ?? []) as string[],
@@ -465,18 +482,31 @@ function report(errors: string[], pointer: string, message: string): void {
   errors.push(pointer === '' ? message : `${message} (at ${pointer})`);
 }
 
+/**
+ * The JSON pointer of a value: its parent's pointer and its key (none for the root). Values are checked with
+ * the two apart and the pointer is joined only for a message or for a container's children, since a valid
+ * 100-record body would otherwise build a string for each of its ~1000 values.
+ */
+function at(parent: string, key: string | number | undefined): string {
+  return key === undefined ? parent : `${parent}/${key}`;
+}
+
 /** Stops collecting after this many: enough to say why; a 1000-record batch must not build 1000 messages. */
 const MAX_SCHEMA_ERRORS = 10;
 
-function checkValue(c: CompiledSchema, value: unknown, pointer: string, errors: string[]): void {
+function checkValue(
+  c: CompiledSchema,
+  value: unknown,
+  parent: string,
+  key: string | number | undefined,
+  errors: string[],
+): void {
   const type = typeOf(value);
-  if (c.types !== undefined) {
-    let ok = false;
-    for (const t of c.types) if (t === type || (t === 'number' && type === 'integer')) ok = true;
-    if (!ok) {
+  if (c.typeMask !== 0 || c.types !== undefined) {
+    if ((c.typeMask & TYPE_BITS[type]) === 0) {
       report(
         errors,
-        pointer,
+        at(parent, key),
         `instance type (${type}) does not match any allowed primitive type (allowed: ${JSON.stringify(c.types)})`,
       );
       return;
@@ -485,27 +515,27 @@ function checkValue(c: CompiledSchema, value: unknown, pointer: string, errors: 
   if (c.enumJson !== undefined && !c.enumJson.has(JSON.stringify(value)))
     report(
       errors,
-      pointer,
+      at(parent, key),
       `instance value (${JSON.stringify(value)}) not found in enum (possible values: ${JSON.stringify(c.enumValues)})`,
     );
-  if (type === 'object') checkObject(c, value as Record<string, unknown>, pointer, errors);
-  else if (type === 'array') checkArray(c, value as unknown[], pointer, errors);
+  if (type === 'object') checkObject(c, value as Record<string, unknown>, at(parent, key), errors);
+  else if (type === 'array') checkArray(c, value as unknown[], at(parent, key), errors);
   else if (type === 'number' || type === 'integer') {
     const n = value as number;
     if (c.minimum !== undefined && (c.exclusiveMinimum ? n <= c.minimum : n < c.minimum))
       report(
         errors,
-        pointer,
+        at(parent, key),
         `numeric instance is lower than the required minimum (minimum: ${c.minimum}, found: ${n})`,
       );
     if (c.maximum !== undefined && (c.exclusiveMaximum ? n >= c.maximum : n > c.maximum))
       report(
         errors,
-        pointer,
+        at(parent, key),
         `numeric instance is greater than the required maximum (maximum: ${c.maximum}, found: ${n})`,
       );
     if (c.multipleOf !== undefined && !Number.isInteger(n / c.multipleOf))
-      report(errors, pointer, `numeric instance is not a multiple of ${c.multipleOf}`);
+      report(errors, at(parent, key), `numeric instance is not a multiple of ${c.multipleOf}`);
   } else if (type === 'string') {
     const str = value as string;
     if (c.minLength !== undefined || c.maxLength !== undefined) {
@@ -513,33 +543,41 @@ function checkValue(c: CompiledSchema, value: unknown, pointer: string, errors: 
       if (c.minLength !== undefined && length < c.minLength)
         report(
           errors,
-          pointer,
+          at(parent, key),
           `string "${str}" is too short (length: ${length}, required minimum: ${c.minLength})`,
         );
       if (c.maxLength !== undefined && length > c.maxLength)
         report(
           errors,
-          pointer,
+          at(parent, key),
           `string "${str}" is too long (length: ${length}, maximum allowed: ${c.maxLength})`,
         );
     }
     if (c.pattern !== undefined && !c.pattern.test(str))
-      report(errors, pointer, `ECMA 262 regex "${c.pattern.source}" does not match input string "${str}"`);
+      report(
+        errors,
+        at(parent, key),
+        `ECMA 262 regex "${c.pattern.source}" does not match input string "${str}"`,
+      );
   }
-  if (c.allOf) for (const x of c.allOf) checkValue(x, value, pointer, errors);
-  if (c.anyOf && !c.anyOf.some((x) => validateCompiled(x, value, pointer).length === 0))
-    report(errors, pointer, `instance failed to match at least one required schema among ${c.anyOf.length}`);
+  if (c.allOf) for (const x of c.allOf) checkValue(x, value, parent, key, errors);
+  if (c.anyOf && !c.anyOf.some((x) => validateCompiled(x, value, at(parent, key)).length === 0))
+    report(
+      errors,
+      at(parent, key),
+      `instance failed to match at least one required schema among ${c.anyOf.length}`,
+    );
   if (c.oneOf) {
-    const n = c.oneOf.filter((x) => validateCompiled(x, value, pointer).length === 0).length;
+    const n = c.oneOf.filter((x) => validateCompiled(x, value, at(parent, key)).length === 0).length;
     if (n !== 1)
       report(
         errors,
-        pointer,
+        at(parent, key),
         `instance failed to match exactly one schema (matched ${n} out of ${c.oneOf.length})`,
       );
   }
-  if (c.not && validateCompiled(c.not, value, pointer).length === 0)
-    report(errors, pointer, 'instance matched a schema which it should not have');
+  if (c.not && validateCompiled(c.not, value, at(parent, key)).length === 0)
+    report(errors, at(parent, key), 'instance matched a schema which it should not have');
 }
 
 function checkObject(
@@ -570,17 +608,17 @@ function checkObject(
     const p = c.properties?.get(k);
     if (p) {
       matched = true;
-      checkValue(p, obj[k], `${pointer}/${k}`, errors);
+      checkValue(p, obj[k], pointer, k, errors);
     }
     if (c.patterns)
       for (const [re, x] of c.patterns)
         if (re.test(k)) {
           matched = true;
-          checkValue(x, obj[k], `${pointer}/${k}`, errors);
+          checkValue(x, obj[k], pointer, k, errors);
         }
     if (!matched) {
       if (c.additionalProperties === false) (extra ??= []).push(k);
-      else if (c.additionalProperties) checkValue(c.additionalProperties, obj[k], `${pointer}/${k}`, errors);
+      else if (c.additionalProperties) checkValue(c.additionalProperties, obj[k], pointer, k, errors);
     }
   }
   if (extra)
@@ -609,7 +647,7 @@ function checkArray(c: CompiledSchema, arr: unknown[], pointer: string, errors: 
   const items = c.items;
   if (Array.isArray(items)) {
     for (let i = 0; i < arr.length; i++) {
-      if (i < items.length) checkValue(items[i] as CompiledSchema, arr[i], `${pointer}/${i}`, errors);
+      if (i < items.length) checkValue(items[i] as CompiledSchema, arr[i], pointer, i, errors);
       else if (!c.additionalItems) {
         report(
           errors,
@@ -621,13 +659,13 @@ function checkArray(c: CompiledSchema, arr: unknown[], pointer: string, errors: 
     }
   } else if (items) {
     for (let i = 0; i < arr.length && errors.length < MAX_SCHEMA_ERRORS; i++)
-      checkValue(items as CompiledSchema, arr[i], `${pointer}/${i}`, errors);
+      checkValue(items as CompiledSchema, arr[i], pointer, i, errors);
   }
 }
 
 function validateCompiled(c: CompiledSchema, value: unknown, pointer: string): string[] {
   const errors: string[] = [];
-  checkValue(c, value, pointer, errors);
+  checkValue(c, value, pointer, undefined, errors);
   return errors;
 }
 
@@ -1037,6 +1075,17 @@ export async function startApiGateway(options: ApiGatewayOptions): Promise<ApiGa
     return ok;
   };
 
+  // A resource's id is fixed for the API: computed once per method, not per request.
+  const resourceIds = new Map<MethodDefinition, string>();
+  const resourceIdOf = (method: MethodDefinition): string => {
+    let id = resourceIds.get(method);
+    if (id === undefined) {
+      id = hash(`${api.restApiId}${method.resourcePath}`, 6);
+      resourceIds.set(method, id);
+    }
+    return id;
+  };
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const started = performance.now();
     const receivedAt = new Date();
@@ -1158,7 +1207,8 @@ export async function startApiGateway(options: ApiGatewayOptions): Promise<ApiGa
         requestContext: {
           accountId: options.accountId,
           apiId: api.restApiId,
-          authorizer: undefined,
+          // No Lambda or Cognito authorizer on an AWS_IAM method: null (JSON has no undefined).
+          authorizer: null,
           domainName: headers.host?.[0] ?? '127.0.0.1',
           domainPrefix: api.restApiId,
           extendedRequestId,
@@ -1185,7 +1235,7 @@ export async function startApiGateway(options: ApiGatewayOptions): Promise<ApiGa
           requestId,
           requestTime: requestTime(receivedAt),
           requestTimeEpoch: receivedAt.getTime(),
-          resourceId: hash(`${api.restApiId}${method.resourcePath}`, 6),
+          resourceId: resourceIdOf(method),
           resourcePath: method.resourcePath,
           stage: stage.stageName,
         },

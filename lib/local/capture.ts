@@ -72,6 +72,16 @@ export interface CaptureStats {
 }
 
 /** Records bound for one S3 object. */
+interface Unbuilt {
+  readonly endpointName: string;
+  readonly variantName: string;
+  readonly capture: CaptureConfig;
+  readonly input: CapturedPayload;
+  readonly output: CapturedPayload;
+  readonly inferenceId: string | undefined;
+  readonly time: Date;
+}
+
 interface Batch {
   readonly bucket: string;
   /** The object key without the file name: `<prefix>/<endpoint>/<variant>/yyyy/mm/dd/hh/`. */
@@ -115,6 +125,8 @@ export class CaptureWriter {
   private readonly clock: Clock;
   private readonly flushRecords: number;
   private readonly batches = new Map<string, Batch>();
+  /** Invocations recorded but not yet turned into capture lines (see record). */
+  private unbuilt: Unbuilt[] = [];
   /** Per endpoint/variant: sampling credit, so that N% means exactly N of every 100 invocations. */
   private readonly credit = new Map<string, number>();
   private readonly timer: NodeJS.Timeout | undefined;
@@ -157,14 +169,51 @@ export class CaptureWriter {
       this.sampledOut++;
       return;
     }
+    // Only the time is taken now: the record is built on a later turn of the event loop (or by flush), so that
+    // an invocation from this same process (the inference Lambda, locally) gets its answer before the endpoint's
+    // side channel does its work, as it would from SageMaker's endpoint on another host.
+    this.unbuilt.push({
+      endpointName,
+      variantName,
+      capture,
+      input,
+      output,
+      inferenceId,
+      time: this.clock.now(),
+    });
+    this.pendingRecords++;
+    // A full buffer is written at once, as before; otherwise the records are built on a timer.
+    if (this.pendingRecords >= this.flushRecords) this.build();
+    else if (this.unbuilt.length === 1) setTimeout(() => this.build(), 0);
+  }
+
+  /** Turns the recorded invocations into capture lines in their batches. */
+  private build(): void {
+    const unbuilt = this.unbuilt;
+    if (unbuilt.length === 0) return;
+    this.unbuilt = [];
+    for (const u of unbuilt) {
+      try {
+        this.buildOne(u);
+      } catch (e) {
+        // As before the deferral: a record that cannot be built is reported, never thrown at the endpoint.
+        this.pendingRecords--;
+        this.warnOnce('build', `data capture of ${u.endpointName}: ${String(e)}`);
+      }
+    }
+    if (this.pendingRecords >= this.flushRecords) this.flushInBackground();
+  }
+
+  private buildOne(u: Unbuilt): void {
+    const { endpointName, variantName, capture, input, output, inferenceId, time } = u;
     let destination: { bucket: string; prefix: string };
     try {
       destination = parseS3Uri(capture.destinationS3Uri);
     } catch (e) {
+      this.pendingRecords--;
       this.warnOnce(capture.destinationS3Uri, `data capture of ${endpointName}: ${(e as Error).message}`);
       return;
     }
-    const time = this.clock.now();
     const record: CaptureRecord = buildCaptureRecord({
       ...(capture.input ? { input } : {}),
       ...(capture.output ? { output } : {}),
@@ -181,12 +230,11 @@ export class CaptureWriter {
       this.batches.set(id, batch);
     }
     batch.lines.push(captureLine(record));
-    this.pendingRecords++;
-    if (this.pendingRecords >= this.flushRecords) this.flushInBackground();
   }
 
   /** Writes every buffered record to S3 and waits for writes already under way. Rejects if a write fails. */
   async flush(): Promise<void> {
+    this.build();
     const batches = [...this.batches.values()];
     this.batches.clear();
     this.pendingRecords = 0;

@@ -259,7 +259,7 @@ interface PendingMetric {
 export class MetricStore {
   private readonly series = new Map<string, Series>();
   /**
-   * Datums and EMF lines published on a request's path, stored on the next turn of the event loop (or before any
+   * Datums and EMF lines published on a request's path, stored on a later turn of the event loop (or before any
    * read), so that parsing and storing them does not delay the response: CloudWatch, too, ingests them after
    * the fact. Each keeps the clock time it was published at.
    */
@@ -299,10 +299,12 @@ export class MetricStore {
     this.pending.push(p);
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    setImmediate(() => {
+    // A timer rather than setImmediate: an immediate runs before the event loop next polls its sockets, so a
+    // caller in this same process (the inference Lambda waiting on the local endpoint) would wait for it.
+    setTimeout(() => {
       this.flushScheduled = false;
       this.flush();
-    });
+    }, 0);
   }
 
   /** Stores one datum as CloudWatch would after PutMetricData. */

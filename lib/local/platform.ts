@@ -790,7 +790,8 @@ export class LocalPlatform {
       this.apiServers.push(
         await startApiGateway({
           api,
-          invoke: (arn, event) => this.lambdas.invoke(arn, event),
+          // The gateway builds each event afresh from JSON values (its tests check that it survives JSON as it is).
+          invoke: (arn, event) => this.lambdas.invoke(arn, event, { eventIsJson: true }),
           credentials: [this.localS3.credentials],
           region,
           accountId,
