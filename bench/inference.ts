@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -58,6 +58,8 @@ const LOADS = [
   { load: 'max', connections: CONNECTIONS, rate: undefined },
 ] as const;
 const TARGET = { p50Ms: 1, p99Ms: 5 };
+/** Per batch size, half on each path, before the first measurement (the per-load warm-up comes on top). */
+const INITIAL_WARMUP_SECONDS = 10;
 
 export interface LoadFigures {
   readonly requests: number;
@@ -333,20 +335,38 @@ export async function signedPredict(
   return { url: url.href, headers };
 }
 
+/**
+ * The CPUs the load generator and the serving child are pinned to (taskset), or undefined when that is off
+ * (BENCH_PIN=0), impossible (one CPU, no taskset) or fails. Left to the scheduler, the two processes of a 2-core
+ * machine sometimes share a core and sometimes not, and the figures of one run swung by a factor of two with it.
+ */
+function pinning(): { readonly generator: string; readonly server: string } | undefined {
+  if (process.env.BENCH_PIN === '0' || os.cpus().length < 2 || process.platform !== 'linux') return undefined;
+  const self = spawnSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
+  return self.status === 0 ? { generator: '0', server: '1' } : undefined;
+}
+
 /** Starts the serving child and waits for what it serves. */
 export function startServer(): Promise<Server> {
   const tsx = pathToFileURL(require.resolve('tsx')).href;
   // BENCH_PROFILE_DIR: the serving child writes a V8 CPU profile there (what the hot path work was found with).
   const profile = process.env.BENCH_PROFILE_DIR;
   const flags = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
-  const child = spawn(process.execPath, [...flags, '--import', tsx, __filename, '--serve'], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-    env: {
-      ...process.env,
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-      POWERTOOLS_LOG_LEVEL: 'ERROR',
+  // --expose-gc: the child collects what training left behind before the first load (see serve).
+  const args = [...flags, '--expose-gc', '--import', tsx, __filename, '--serve'];
+  const pin = pinning();
+  const child = spawn(
+    pin ? 'taskset' : process.execPath,
+    pin ? ['-c', pin.server, process.execPath, ...args] : args,
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+      env: {
+        ...process.env,
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        POWERTOOLS_LOG_LEVEL: 'ERROR',
+      },
     },
-  });
+  );
   // The child answers each `cpu` line on stdin with its CPU time so far, one line each, in order.
   const lines = createInterface({ input: child.stdout! });
   const waiting: Array<(line: string) => void> = [];
@@ -372,8 +392,7 @@ export async function inferenceBench(): Promise<InferenceBenchResult> {
   const t0 = performance.now();
   const seconds = Number(process.env.BENCH_SECONDS ?? 3);
   const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-  // The API's path runs far more JavaScript than the endpoint's: its CPU per request kept falling for several
-  // seconds of load as the JIT optimised it, so each load is warmed for this long per path before it is measured.
+  // Each load (its connections, its rate) is warmed for this long per path before it is measured.
   const warmup = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
   if (!(Number.isInteger(rounds) && rounds >= 1)) throw new Error(`BENCH_ROUNDS must be >= 1, got ${rounds}`);
   const codec = codecBench();
@@ -382,6 +401,20 @@ export async function inferenceBench(): Promise<InferenceBenchResult> {
   try {
     const endpointUrl = `${served.runtimeEndpoint}/endpoints/${encodeURIComponent(served.endpointName)}/invocations`;
     const runs: Array<InferenceBenchResult['runs'][number]> = [];
+    // The API's path runs far more JavaScript than the endpoint's, and its CPU per request kept falling for
+    // several seconds of load: each batch size gets INITIAL_WARMUP_SECONDS, half on each path, before anything is
+    // measured.
+    for (const batch of BATCHES) {
+      const body = JSON.stringify({ records: records(batch) });
+      const common = { method: 'POST' as const, batch, connections: 1, seconds: INITIAL_WARMUP_SECONDS / 2 };
+      await load(server, { ...common, ...(await signedPredict(served, body)), body });
+      await load(server, {
+        ...common,
+        url: endpointUrl,
+        headers: { 'content-type': 'text/csv', accept: 'text/csv' },
+        body: encodeRecords(served.spec, records(batch)),
+      });
+    }
     for (const batch of BATCHES) {
       const batchRecords = records(batch);
       const body = JSON.stringify({ records: batchRecords });
@@ -508,6 +541,8 @@ async function serve(): Promise<void> {
     refreshSeconds: 0,
   }).current();
   if (!deployed || !platform.apiUrl) throw new Error('nothing deployed, or no API');
+  // Training's garbage is collected now rather than during the first measured load.
+  (globalThis as { gc?: () => void }).gc?.();
   const served: Served = {
     apiUrl: platform.apiUrl,
     runtimeEndpoint: platform.runtimeEndpoint,

@@ -83,6 +83,32 @@ describe('the metric store', () => {
     expect(s.stat('App', 'M', {}, 'Average', t0, t1)).toBe(2.5);
     expect(s.stat('App', 'M', {}, 'p99', t0, t1)).toBeUndefined();
   });
+  it('keeps each datum at its own millisecond, whatever order and units the datums of one second come in', () => {
+    // The store keeps a series' datums per second in arrays: a range that cuts a second in two, datums put out
+    // of order (a deferred one stamped earlier) and two units within one second must read as one datum each.
+    const s = new MetricStore(clock);
+    const at = (ms: number) => new Date(t0.getTime() + ms);
+    const m = (value: number, ms: number, unit = 'Milliseconds') =>
+      s.put({ namespace: 'App', metricName: 'L', values: [value], timestamp: at(ms), unit });
+    m(1, 100);
+    m(2, 900);
+    m(4, 1_500);
+    m(8, 400); // back into the first second
+    m(16, 600, 'Seconds');
+    m(32, 2_000);
+    const sum = (from: number, to: number, unit?: string) =>
+      s.stat('App', 'L', {}, 'Sum', at(from), at(to), unit);
+    expect(sum(0, 1_000)).toBe(1 + 2 + 8 + 16);
+    expect(sum(0, 1_000, 'Milliseconds')).toBe(1 + 2 + 8);
+    expect(sum(0, 1_000, 'Seconds')).toBe(16);
+    expect(sum(400, 901)).toBe(2 + 8 + 16);
+    expect(sum(401, 900)).toBe(16);
+    expect(sum(901, 2_000)).toBe(4);
+    expect(sum(901, 2_001)).toBe(4 + 32);
+    expect(s.stat('App', 'L', {}, 'SampleCount', at(0), at(3_000), 'Milliseconds')).toBe(5);
+    expect(s.stat('App', 'L', {}, 'p50', at(0), at(3_000), 'Milliseconds')).toBe(4);
+    expect(sum(2_001, 3_000)).toBeUndefined();
+  });
 });
 
 describe('PutMetricData', () => {
