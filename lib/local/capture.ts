@@ -71,7 +71,7 @@ export interface CaptureStats {
   readonly sampledOut: number;
 }
 
-/** Records bound for one S3 object. */
+/** An invocation recorded for capture, its record not built yet (see CaptureWriter.record). */
 interface Unbuilt {
   readonly endpointName: string;
   readonly variantName: string;
@@ -82,6 +82,7 @@ interface Unbuilt {
   readonly time: Date;
 }
 
+/** Records bound for one S3 object. */
 interface Batch {
   readonly bucket: string;
   /** The object key without the file name: `<prefix>/<endpoint>/<variant>/yyyy/mm/dd/hh/`. */
