@@ -309,6 +309,12 @@ function featureText(v: RecordValue | undefined, lowerCase: boolean): string | u
   return String(v);
 }
 
+/** The model-input cell of feature `f` for the value `v`; `text`: String(v) of a number, when already made. */
+function modelCell(e: RecordEncoding, f: number, v: RecordValue | undefined, text?: string): string {
+  if (typeof v === 'number') return e.cells.numberCell(f, text ?? String(v));
+  return e.cells.cell(f, featureText(v, e.lowerCase[f] === 1));
+}
+
 /** checkAndEncode's plan for one spec: which validation field each feature's value is read from. */
 interface FieldEncoding extends RecordEncoding {
   readonly spec: FeatureSpec;
@@ -357,11 +363,6 @@ function putAscii(out: Uint8Array, p: number, text: string): number {
 function asciiText(out: Uint8Array, n: number): string {
   return Buffer.from(out.buffer, out.byteOffset, n).toString('latin1');
 }
-
-const NO_BYTES = new Uint8Array(0);
-
-/** encodeRecords' scratch buffer for the model input (the text returned is a copy). */
-let inputScratch: Uint8Array = new Uint8Array(8 * 1024);
 
 /**
  * Writes `text` as a CSV cell (UTF-8) at `o`, where there is room for 3 bytes per character and two quotes;
@@ -501,18 +502,13 @@ export class RecordValidator {
           o = writeCell(out, o, t);
         }
         const f = featureOf[i];
-        if (f >= 0)
-          row[f] =
-            typeof v === 'number'
-              ? plan!.cells.numberCell(f, t!)
-              : plan!.cells.cell(f, typeof v === 'string' && plan!.lowerCase[f] === 1 ? v.toLowerCase() : t);
+        if (f >= 0) row[f] = modelCell(plan!, f, v, t);
       }
       if (out.length - o < 1) out = grow(out, o, 1);
       out[o++] = LF;
       // After a model-input cell that is not ASCII, the model input is left to encodeRecords.
       if (width === 0 || p < 0) continue;
-      for (const f of plan!.unmatched)
-        row[f] = plan!.cells.cell(f, featureText(r[plan!.names[f]], plan!.lowerCase[f] === 1));
+      for (const f of plan!.unmatched) row[f] = modelCell(plan!, f, r[plan!.names[f]]);
       for (let f = 0; f < width && p >= 0; f++) {
         const cell = row[f];
         if (input.length - p < cell.length + 2) input = grow(input, p, cell.length + 2);
@@ -612,43 +608,15 @@ export class RecordValidator {
  * missing or absent field is an empty cell (DESIGN.md section 4).
  */
 export function encodeRecords(spec: FeatureSpec, records: readonly InputRecord[]): string {
-  const { names, read, lowerCase, cells } = recordEncoding(spec);
-  let out = inputScratch;
-  // Taken while in use: a value's toString could call encodeRecords again.
-  inputScratch = NO_BYTES;
-  let p = 0;
-  const values: (RecordValue | undefined)[] = names.map(() => undefined);
-  for (const r of records) {
-    read(r, values);
-    for (let i = 0; i < names.length; i++) {
-      const v = values[i];
-      const cell =
-        typeof v === 'number'
-          ? cells.numberCell(i, String(v))
-          : cells.cell(i, featureText(v, lowerCase[i] === 1));
-      if (out.length - p < cell.length + 2) out = grow(out, p, cell.length + 2);
-      if (i > 0) out[p++] = COMMA;
-      p = putAscii(out, p, cell);
-      if (p < 0) {
-        inputScratch = out;
-        return encodeRecordsText(spec, records);
-      }
-    }
-    if (out.length - p < 1) out = grow(out, p, 1);
-    out[p++] = LF;
-  }
-  inputScratch = out.length > KEPT_BYTES ? new Uint8Array(8 * 1024) : out;
-  return asciiText(out, p);
-}
-
-/** encodeRecords as text, for a record with a cell that is not ASCII (a text value in a numeric column). */
-function encodeRecordsText(spec: FeatureSpec, records: readonly InputRecord[]): string {
-  const { names, lowerCase, cells } = recordEncoding(spec);
+  // Off the hot path (checkAndEncode's fallback for a cell that is not ASCII, and the bench): as text, plainly.
+  const e = recordEncoding(spec);
+  const values: (RecordValue | undefined)[] = e.names.map(() => undefined);
   let out = '';
   for (const r of records) {
-    for (let i = 0; i < names.length; i++) {
+    e.read(r, values);
+    for (let i = 0; i < values.length; i++) {
       if (i > 0) out += ',';
-      out += cells.cell(i, featureText(r[names[i]], lowerCase[i] === 1));
+      out += modelCell(e, i, values[i]);
     }
     out += '\n';
   }
