@@ -266,6 +266,18 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     res.end(body);
   };
 
+  /** S3's 412 for an If-Match (or copy-source If-Match) the object's ETag does not satisfy, counted. */
+  const preconditionFailed = (res: http.ServerResponse, info: S3Request): void => {
+    stats.preconditionFailed++;
+    sendError(
+      res,
+      412,
+      'PreconditionFailed',
+      'At least one of the pre-conditions you specified did not hold',
+      info,
+    );
+  };
+
   /** Writes a response, or (resetResponse) its headers and a random part of its body, then resets. */
   const reply = (
     res: http.ServerResponse,
@@ -339,14 +351,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       unquote(ifMatch) !== unquote(ur.headers.etag)
     ) {
       ur.resume();
-      stats.preconditionFailed++;
-      sendError(
-        res,
-        412,
-        'PreconditionFailed',
-        'At least one of the pre-conditions you specified did not hold',
-        info,
-      );
+      preconditionFailed(res, info);
       return;
     }
     if (info.operation !== 'GetObject') {
@@ -424,14 +429,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     }
     const ifMatch = req.headers['x-amz-copy-source-if-match'];
     if (typeof ifMatch === 'string' && unquote(ifMatch) !== unquote(got.headers.etag)) {
-      stats.preconditionFailed++;
-      sendError(
-        res,
-        412,
-        'PreconditionFailed',
-        'At least one of the pre-conditions you specified did not hold',
-        info,
-      );
+      preconditionFailed(res, info);
       return;
     }
     const put = await upstreamRequest(
@@ -524,14 +522,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     }
     if (info.operation === 'CopyObject' && !(await copyObjectPrecondition(req))) {
       await readAll(req);
-      stats.preconditionFailed++;
-      sendError(
-        res,
-        412,
-        'PreconditionFailed',
-        'At least one of the pre-conditions you specified did not hold',
-        info,
-      );
+      preconditionFailed(res, info);
       return;
     }
     await forward(req, res, info, cut);
