@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -11,31 +10,11 @@ import { readProjectConfig } from '../../lib/config';
 import { createProgress } from '../../lib/cli/progress';
 import { trainCommand } from '../../lib/cli/train';
 import { sampleCsv } from '../../lib/local/sample-data';
+import { runCli } from '../helpers/cli';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const BIN = path.join(ROOT, 'bin', 'devmlops.js');
 const schema = readProjectConfig().dataset;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      { cwd: ROOT, env, maxBuffer: 64 * 1024 * 1024 },
-      (err, stdout, stderr) => {
-        const code = err ? (err as { code?: unknown }).code : 0;
-        if (typeof code !== 'number') return reject(err);
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
+const cli = (args: string[], env: NodeJS.ProcessEnv = process.env) => runCli(args, { env });
 
 let dir: string;
 const file = (name: string): string => path.join(dir, name);

@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -8,31 +7,11 @@ import { encodeFeatures, type FeatureSpec } from '../../lambdas/core/encoding';
 import { DatasetPreparer, toJsonBytes } from '../../lambdas/core/prepare';
 import { readProjectConfig } from '../../lib/config';
 import { sampleCsv } from '../../lib/local/sample-data';
+import { runCli } from '../helpers/cli';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const BIN = path.join(ROOT, 'bin', 'devmlops.js');
 const schema = readProjectConfig().dataset;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      [BIN, 'drift', ...args],
-      { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 },
-      (err, stdout, stderr) => {
-        const code = err ? (err as { code?: unknown }).code : 0;
-        if (typeof code !== 'number') return reject(err);
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
+const cli = (args: string[]) => runCli(['drift', ...args]);
 
 let dir: string;
 let spec: FeatureSpec;

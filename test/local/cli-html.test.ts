@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -9,33 +8,13 @@ import { readProjectConfig } from '../../lib/config';
 import { sampleCsv } from '../../lib/local/sample-data';
 import type { FileValidationReport } from '../../lib/cli/validate';
 import { rowWith, validCsv } from '../helpers/csv';
+import { runCli } from '../helpers/cli';
 
 /** `devmlops drift --html` and `devmlops validate --html` as child processes, the way a user runs them. */
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const BIN = path.join(ROOT, 'bin', 'devmlops.js');
 const schema = readProjectConfig().dataset;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 },
-      (err, stdout, stderr) => {
-        const code = err ? (err as { code?: unknown }).code : 0;
-        if (typeof code !== 'number') return reject(err);
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
+const cli = (args: string[]) => runCli(args);
 
 let dir: string;
 let spec: FeatureSpec;

@@ -1,4 +1,4 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -10,6 +10,7 @@ import { s3ClientConfig } from '../../lambdas/shared/clients';
 import { listKeys } from '../../lambdas/shared/s3';
 import type { PlatformInfo } from '../../lib/local/platform-info';
 import { sampleCsv } from '../../lib/local/sample-data';
+import { BIN, runCli } from '../helpers/cli';
 
 /**
  * `devmlops local up` as a user runs it (a long-running child process), with `train --local` and
@@ -18,22 +19,7 @@ import { sampleCsv } from '../../lib/local/sample-data';
 
 jest.setTimeout(180_000);
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const BIN = path.join(ROOT, 'bin', 'devmlops.js');
-
-function cli(
-  args: string[],
-  cwd: string,
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [BIN, ...args], { cwd, env }, (err, stdout, stderr) => {
-      const code = err ? (err as { code?: unknown }).code : 0;
-      if (typeof code !== 'number') return reject(err);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env) => runCli(args, { cwd, env });
 
 async function until<T>(
   what: string,

@@ -1,35 +1,13 @@
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { readProjectConfig } from '../../lib/config';
 import { sampleCsv } from '../../lib/local/sample-data';
-
-const ROOT = path.resolve(__dirname, '..', '..');
-const BIN = path.join(ROOT, 'bin', 'devmlops.js');
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+import { ROOT, runCli } from '../helpers/cli';
 
 /** Runs the CLI the way a user does: a child process through the package's bin launcher. */
-function cli(args: string[], cwd = ROOT): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      { cwd, maxBuffer: 64 * 1024 * 1024 },
-      (err, stdout, stderr) => {
-        const code = err ? (err as { code?: unknown }).code : 0;
-        if (typeof code !== 'number') return reject(err);
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
+const cli = (args: string[], cwd = ROOT) => runCli(args, { cwd });
 
 const countLines = (text: string): number => text.split('\n').filter((l) => l !== '').length;
 
