@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { FirehoseClient, PutRecordCommand } from '@aws-sdk/client-firehose';
-import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
+import type { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import {
   buildCaptureRecord,
@@ -13,6 +13,7 @@ import {
 } from '../core/inference';
 import type { DatasetSchema } from '../core/schema';
 import { s3Client } from '../shared/clients';
+import { SignedInvoker, type EndpointInvoker } from '../shared/endpoint-invoker';
 import { datasetSchemasEnv, numberEnv, requiredEnv } from '../shared/env';
 import { logger, metrics, MetricUnit } from '../shared/powertools';
 import { Scorer } from '../shared/scorer';
@@ -59,7 +60,8 @@ export function readPredictEnv(env: NodeJS.ProcessEnv = process.env): PredictEnv
 
 export interface PredictDeps {
   readonly s3: S3Client;
-  readonly runtime: SageMakerRuntimeClient;
+  /** InvokeEndpoint: the Lambda's own SignedInvoker, or the SDK's client (tests). */
+  readonly runtime: SageMakerRuntimeClient | EndpointInvoker;
   /** Needed only with a capture stream. */
   readonly firehose?: FirehoseClient;
   /** Milliseconds since the epoch (the spec refresh period and capture times). @default Date.now */
@@ -167,13 +169,15 @@ export const handler: PredictHandler = (event, context) => {
   if (!defaultHandler) {
     const env = readPredictEnv(process.env);
     // One retry at most: the API's caller has its own retries and a 29 s integration timeout.
-    // cacheMiddleware: the clients' middleware stacks never change after creation, so each command's handler
-    // chain is resolved once per sandbox instead of on every request (the SDK's own option for hot paths).
-    const clientConfig = { retryMode: 'standard', maxAttempts: 2, cacheMiddleware: true } as const;
+    // InvokeEndpoint goes through SignedInvoker rather than the SDK client's middleware stack (why: its doc).
+    // cacheMiddleware: the Firehose client's middleware stack never changes after creation, so each command's
+    // handler chain is resolved once per sandbox instead of on every request (the SDK's own option for hot paths).
     defaultHandler = createPredictHandler(env, {
       s3: s3Client(),
-      runtime: new SageMakerRuntimeClient(clientConfig),
-      ...(env.captureStreamName !== undefined ? { firehose: new FirehoseClient(clientConfig) } : {}),
+      runtime: new SignedInvoker({ maxAttempts: 2 }),
+      ...(env.captureStreamName !== undefined
+        ? { firehose: new FirehoseClient({ retryMode: 'standard', maxAttempts: 2, cacheMiddleware: true }) }
+        : {}),
     });
   }
   return defaultHandler(event, context);

@@ -1,5 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { InvokeEndpointCommand, type SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
+import type { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import {
   decodePredictions,
   InferenceError,
@@ -11,6 +11,7 @@ import {
 } from '../core/inference';
 import type { DatasetSchema } from '../core/schema';
 import { DeployedModelCache, type DeployedModel, type DeployedModelCacheOptions } from './deployed-model';
+import { sdkInvoker, type EndpointInvoker } from './endpoint-invoker';
 
 /**
  * Scoring records with the deployed model: validate (data lake core), encode (its feature spec), InvokeEndpoint,
@@ -20,7 +21,8 @@ import { DeployedModelCache, type DeployedModel, type DeployedModelCacheOptions 
 
 export interface ScorerOptions {
   readonly s3: S3Client;
-  readonly runtime: SageMakerRuntimeClient;
+  /** InvokeEndpoint: the SDK's client, or an EndpointInvoker (the inference Lambda's SignedInvoker). */
+  readonly runtime: SageMakerRuntimeClient | EndpointInvoker;
   /** The artifacts bucket (baselines/current.json). */
   readonly artifactsBucket: string;
   readonly endpointName: string;
@@ -75,12 +77,14 @@ export function invokeError(endpointName: string, e: unknown): InferenceError {
 
 export class Scorer {
   private readonly models: DeployedModelCache;
+  private readonly invoker: EndpointInvoker;
   /** The validator of the current model: it compiles the schema once per model, not per request. */
   private validated: { model: DeployedModel; validator: RecordValidator } | undefined;
 
   constructor(private readonly options: ScorerOptions) {
     if (!(options.threshold >= 0 && options.threshold <= 1))
       throw new RangeError(`threshold must be between 0 and 1, got ${options.threshold}`);
+    this.invoker = 'invoke' in options.runtime ? options.runtime : sdkInvoker(options.runtime);
     this.models = new DeployedModelCache({
       s3: options.s3,
       bucket: options.artifactsBucket,
@@ -117,19 +121,16 @@ export class Scorer {
     let output: string;
     let outputContentType: string;
     try {
-      const out = await this.options.runtime.send(
-        new InvokeEndpointCommand({
-          EndpointName: endpointName,
-          ContentType: 'text/csv',
-          Accept: 'text/csv',
-          Body: Buffer.from(input, 'utf8'),
-          ...(id !== undefined ? { InferenceId: id } : {}),
-        }),
-      );
-      const body = out.Body ?? new Uint8Array();
+      const out = await this.invoker.invoke({
+        endpointName,
+        contentType: 'text/csv',
+        accept: 'text/csv',
+        body: Buffer.from(input, 'utf8'),
+        ...(id !== undefined ? { inferenceId: id } : {}),
+      });
       // A view, not a copy: the body is read once, here.
-      output = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
-      outputContentType = out.ContentType ?? 'text/csv';
+      output = Buffer.from(out.body.buffer, out.body.byteOffset, out.body.byteLength).toString('utf8');
+      outputContentType = out.contentType ?? 'text/csv';
     } catch (e) {
       throw invokeError(endpointName, e);
     }

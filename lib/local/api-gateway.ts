@@ -1147,13 +1147,16 @@ export async function startApiGateway(options: ApiGatewayOptions): Promise<ApiGa
         .split(';')[0]
         .trim()
         .toLowerCase();
+      // The body as text, decoded once for the request model and the event.
+      let text: string | undefined;
       if (method.validateBody) {
         const model = method.models[contentType] ?? method.models.$default;
         if (model) {
           let parsed: unknown;
           let errors: string[];
           try {
-            parsed = JSON.parse(body.toString('utf8'));
+            text = body.toString('utf8');
+            parsed = JSON.parse(text);
             errors = validateJsonSchema(model, parsed);
           } catch {
             errors = ['Invalid JSON in request body'];
@@ -1239,7 +1242,7 @@ export async function startApiGateway(options: ApiGatewayOptions): Promise<ApiGa
           resourcePath: method.resourcePath,
           stage: stage.stageName,
         },
-        body: body.length === 0 ? null : binary ? body.toString('base64') : body.toString('utf8'),
+        body: body.length === 0 ? null : binary ? body.toString('base64') : (text ?? body.toString('utf8')),
         isBase64Encoded: binary && body.length > 0,
       };
       const t0 = performance.now();
@@ -1460,13 +1463,51 @@ function renderTemplate(
     .replace(/\$context\.requestId/g, v.requestId);
 }
 
+/**
+ * An access log format split at its `$context.<name>` variables: `literals` has one more entry than `names`, the
+ * line being literals[0] + value(names[0]) + literals[1] + ... A trailing `.` is not part of a name (a sentence
+ * may end after a variable), so names are stored without it.
+ */
+interface CompiledAccessLogFormat {
+  readonly literals: readonly string[];
+  readonly names: readonly string[];
+}
+
+/** Formats are few (one per stage) and every request renders one: each is parsed once. */
+const compiledAccessLogFormats = new Map<string, CompiledAccessLogFormat>();
+
+function compileAccessLogFormat(format: string): CompiledAccessLogFormat {
+  let compiled = compiledAccessLogFormats.get(format);
+  if (compiled) return compiled;
+  const literals: string[] = [];
+  const names: string[] = [];
+  let last = 0;
+  for (const m of format.matchAll(/\$context\.([A-Za-z0-9_.]+)/g)) {
+    literals.push(format.slice(last, m.index));
+    names.push(m[1].replace(/\.$/, ''));
+    last = m.index + m[0].length;
+  }
+  literals.push(format.slice(last));
+  compiled = { literals, names };
+  compiledAccessLogFormats.set(format, compiled);
+  return compiled;
+}
+
+/** What JSON.stringify may escape in a string: quotes, backslashes, controls, lone surrogates (any surrogate here). */
+const JSON_ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/;
+
 /** An access log line: every `$context.<name>` of the format, `-` for what is not known locally. */
-function renderAccessLog(format: string, values: Readonly<Record<string, string>>): string {
-  return format.replace(/\$context\.([A-Za-z0-9_.]+)/g, (_all, name: string) => {
-    const v = values[name.replace(/\.$/, '')] ?? '-';
-    // Inside a JSON format the value sits in quotes: keep the line valid JSON.
-    return JSON.stringify(v).slice(1, -1);
-  });
+export function renderAccessLog(format: string, values: Readonly<Record<string, string>>): string {
+  const { literals, names } = compileAccessLogFormat(format);
+  let line = literals[0];
+  for (let i = 0; i < names.length; i++) {
+    const v: unknown = values[names[i]] ?? '-';
+    // Inside a JSON format the value sits in quotes: keep the line valid JSON. Most values need no escaping, and
+    // anything but a string (a name such as `constructor` reaching Object.prototype) goes through JSON as before.
+    line += typeof v === 'string' && !JSON_ESCAPED.test(v) ? v : JSON.stringify(v).slice(1, -1);
+    line += literals[i + 1];
+  }
+  return line;
 }
 
 // ---- platform helpers -------------------------------------------------------------------------------------------

@@ -169,18 +169,56 @@ function statValue(a: Aggregate, stat: string): number | undefined {
   }
 }
 
-function seriesKey(
+/**
+ * One step of the series index: a namespace, then a metric name, then each dimension's name and value (names
+ * sorted), each part a Map lookup of its own. Every datum looks its series up (hot on the inference API's path):
+ * the parts are mostly the same string objects datum after datum, whose hashes V8 keeps, where a key built by
+ * concatenating them had to be hashed afresh every time.
+ */
+class KeyNode {
+  /** The next part, when it is a string. */
+  strings: Map<string, KeyNode> | undefined = undefined;
+  /** The next part, when it is not a string (an API request's dimension value may be a number): by its JSON. */
+  others: Map<string, KeyNode> | undefined = undefined;
+  /** The series whose key ends here. */
+  series: Series | undefined = undefined;
+}
+
+function childNode(node: KeyNode, part: unknown, create: boolean): KeyNode | undefined {
+  let map: Map<string, KeyNode> | undefined;
+  let key: string;
+  if (typeof part === 'string') {
+    map = create ? (node.strings ??= new Map()) : node.strings;
+    key = part;
+  } else {
+    map = create ? (node.others ??= new Map()) : node.others;
+    key = String(JSON.stringify(part));
+  }
+  let child = map?.get(key);
+  if (child === undefined && create) {
+    child = new KeyNode();
+    map!.set(key, child);
+  }
+  return child;
+}
+
+/** The index node of a series (made on the way when `create`); undefined when there is none. */
+function seriesNode(
+  root: KeyNode,
   namespace: string,
   metricName: string,
   dimensions: Readonly<Record<string, string>>,
-): string {
-  // Every datum computes one (hot on the inference API's path): JSON strings are self-delimiting, so plain
-  // concatenation is as unambiguous as stringifying an array, and cheaper.
+  create: boolean,
+): KeyNode | undefined {
   const keys = Object.keys(dimensions);
   if (keys.length > 1) keys.sort();
-  let key = JSON.stringify(namespace) + JSON.stringify(metricName);
-  for (const k of keys) key += JSON.stringify(k) + JSON.stringify(dimensions[k]);
-  return key;
+  let node = childNode(root, namespace, create);
+  if (node !== undefined) node = childNode(node, metricName, create);
+  for (let i = 0; i < keys.length && node !== undefined; i++) {
+    node = childNode(node, keys[i], create);
+    if (node !== undefined) node = childNode(node, dimensions[keys[i]], create);
+  }
+  return node;
 }
 
 /** A time given the ways an API request carries it: Date, epoch seconds (awsJson), or an ISO string. */
@@ -285,7 +323,9 @@ interface PendingMetric {
 
 /** The metrics the store holds, by namespace, name and dimensions (CloudWatch matches the full dimension set). */
 export class MetricStore {
-  private readonly series = new Map<string, Series>();
+  /** Every series, in the order they were first put. */
+  private readonly series: Series[] = [];
+  private readonly index = new KeyNode();
   /**
    * Datums and EMF lines published on a request's path, stored on a later turn of the event loop (or before any
    * read), so that parsing and storing them does not delay the response: CloudWatch, too, ingests them after
@@ -314,8 +354,7 @@ export class MetricStore {
     for (const p of batch) {
       try {
         if (p.emf !== undefined) this.putEmf(p.emf, p.at);
-        else if (p.datum!.timestamp !== undefined) this.put(p.datum!);
-        else this.put({ ...p.datum!, timestamp: p.at });
+        else this.store(p.datum!, p.at);
       } catch (e) {
         // The publisher has moved on; like a malformed EMF line in CloudWatch Logs, it is not extracted.
         process.emitWarning(`metric not stored: ${(e as Error).message}`);
@@ -337,6 +376,14 @@ export class MetricStore {
 
   /** Stores one datum as CloudWatch would after PutMetricData. */
   put(d: PutDatum): void {
+    this.store(d, undefined);
+  }
+
+  /**
+   * put(), the datum stamped `at` when it has no timestamp of its own (default now). A deferred datum is not
+   * copied to stamp it: on the inference API's path that copy cost more than storing it.
+   */
+  private store(d: PutDatum, at: Date | undefined): void {
     const values = d.values ?? [];
     const counts = d.counts;
     if (counts !== undefined && counts.length !== values.length)
@@ -347,14 +394,15 @@ export class MetricStore {
       for (const c of counts)
         if (!Number.isFinite(c)) throw new Error(`put: ${d.metricName}: ${c} is not a finite number`);
     if (values.length === 0 && !d.statisticValues) throw new Error(`put: ${d.metricName}: no value`);
-    const key = seriesKey(d.namespace, d.metricName, d.dimensions ?? {});
-    let s = this.series.get(key);
+    const node = seriesNode(this.index, d.namespace, d.metricName, d.dimensions ?? {}, true)!;
+    let s = node.series;
     if (!s) {
       const dimensions = { ...(d.dimensions ?? {}) };
       s = { namespace: d.namespace, metricName: d.metricName, dimensions, chunks: [], statSamples: [] };
-      this.series.set(key, s);
+      node.series = s;
+      this.series.push(s);
     }
-    const t = (d.timestamp ?? this.clock.now()).getTime();
+    const t = (d.timestamp ?? at ?? this.clock.now()).getTime();
     const unit = d.unit ?? 'None';
     if (d.statisticValues) s.statSamples.push({ t, unit, stats: d.statisticValues });
     if (values.length === 0) return;
@@ -528,7 +576,7 @@ export class MetricStore {
     dimensions: Readonly<Record<string, string>>,
   ): Series | undefined {
     this.flush();
-    return this.series.get(seriesKey(namespace, metricName, dimensions));
+    return seriesNode(this.index, namespace, metricName, dimensions, false)?.series;
   }
 
   /** A statistic over [start, end), or undefined when there is no datapoint in the interval. */
@@ -675,7 +723,7 @@ export class MetricStore {
     const r = isObject(request) ? request : {};
     const filters = (Array.isArray(r.Dimensions) ? r.Dimensions : []) as ApiDimension[];
     this.flush();
-    const metrics = [...this.series.values()]
+    const metrics = this.series
       .filter((s) => r.Namespace === undefined || s.namespace === r.Namespace)
       .filter((s) => r.MetricName === undefined || s.metricName === r.MetricName)
       .filter((s) =>

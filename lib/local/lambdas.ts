@@ -110,6 +110,82 @@ export interface InvokeOptions {
   readonly eventIsJson?: boolean;
 }
 
+/** What the structural copy leaves to JSON itself. */
+const NOT_PLAIN = Symbol('not plain');
+/**
+ * Deeper than this the copy leaves the value to JSON: real results are shallow, and a cycle reaches it, so JSON
+ * throws its own TypeError for it without the copy keeping a list of ancestors.
+ */
+const MAX_PLAIN_DEPTH = 64;
+/** A longer array (a sparse one, say) is left to JSON, which may refuse it, rather than filled with nulls here. */
+const MAX_PLAIN_LENGTH = 1_000_000;
+
+/**
+ * What `JSON.parse(JSON.stringify(value))` gives (or throws), the way a value crosses the Lambda boundary, without
+ * the round trip for the usual value: strings, numbers, booleans, null, plain objects and arrays are copied as
+ * JSON would carry them (strings shared, as they are immutable; -0 as 0, NaN and Infinity as null; undefined and
+ * symbols dropped from objects and null in arrays). Anything else anywhere in it (toJSON, Dates, class instances,
+ * functions, BigInts, boxed primitives, a top-level undefined, a cycle) sends the whole value through JSON, so its
+ * result and errors are JSON's own. On the inference API's path the round trip of a proxy result (a body of 100
+ * predictions, escaped and unescaped) cost about 30 µs per request. The copy reads each property once, in JSON's
+ * order; only a value that then goes through JSON has its getters called a second time.
+ */
+export function jsonCopy(value: unknown): unknown {
+  const copy = plainCopy(value, 0);
+  return copy !== NOT_PLAIN ? copy : JSON.parse(JSON.stringify(value));
+}
+
+function plainCopy(value: unknown, depth: number): unknown {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return value;
+    case 'number':
+      return Number.isFinite(value) ? (value === 0 ? 0 : value) : null;
+    case 'object':
+      return value === null ? null : plainObjectCopy(value, depth + 1);
+    default:
+      // undefined and symbols depend on where they are (the callers handle them), the rest is JSON's business.
+      return NOT_PLAIN;
+  }
+}
+
+function plainObjectCopy(value: object, depth: number): unknown {
+  if (depth > MAX_PLAIN_DEPTH || (value as { toJSON?: unknown }).toJSON !== undefined) return NOT_PLAIN;
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto === Array.prototype && Array.isArray(value)) {
+    const array = value as unknown[];
+    const length = array.length;
+    if (length > MAX_PLAIN_LENGTH) return NOT_PLAIN;
+    const out: unknown[] = [];
+    for (let i = 0; i < length; i++) {
+      const v = array[i];
+      if (v === undefined || typeof v === 'symbol') {
+        out.push(null);
+        continue;
+      }
+      const c = plainCopy(v, depth);
+      if (c === NOT_PLAIN) return NOT_PLAIN;
+      out.push(c);
+    }
+    return out;
+  }
+  if (proto !== Object.prototype) return NOT_PLAIN;
+  const object = value as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(object)) {
+    const v = object[k];
+    if (v === undefined || typeof v === 'symbol') continue;
+    const c = plainCopy(v, depth);
+    if (c === NOT_PLAIN) return NOT_PLAIN;
+    // JSON.parse defines an own `__proto__` property; assigning one would set the prototype instead.
+    if (k === '__proto__')
+      Object.defineProperty(out, k, { value: c, writable: true, enumerable: true, configurable: true });
+    else out[k] = c;
+  }
+  return out;
+}
+
 /** Invokes the project's handlers in-process, as Lambda would: by name or ARN, with a context and a timeout. */
 export class LocalLambdas {
   readonly functions: readonly LocalFunction[];
@@ -169,12 +245,12 @@ export class LocalLambdas {
         }, fn.timeoutSeconds * 1000);
       });
       const result = await Promise.race([
-        handler(options.eventIsJson === true ? event : JSON.parse(JSON.stringify(event ?? null)), context),
+        handler(options.eventIsJson === true ? event : jsonCopy(event ?? null), context),
         timeout,
       ]);
       this.onInvocation?.({ functionName: fn.name, durationMs: Date.now() - started });
       // What crosses the Lambda boundary is JSON.
-      return result === undefined ? null : JSON.parse(JSON.stringify(result));
+      return result === undefined ? null : jsonCopy(result);
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));
       this.onInvocation?.({

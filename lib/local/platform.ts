@@ -121,6 +121,9 @@ let started = false;
 
 const DEFAULT_TIMINGS = { deployMilliseconds: 200, bakeMilliseconds: 300, waitMilliseconds: 100 };
 
+/** How many access log lines of the API stages the platform keeps for apiAccessLog. */
+const API_ACCESS_LOG_LINES = 1000;
+
 /** The local name of a CDK resource, as the template resolves it. */
 function localRef(local: LocalTemplates, construct: { node: { defaultChild?: unknown } }): string {
   const el = construct.node.defaultChild as CfnElement;
@@ -157,8 +160,12 @@ export class LocalPlatform {
   private capture!: CaptureWriter;
   private firehose!: LocalFirehose;
   private apiServers: ApiGatewayServer[] = [];
-  /** The last access log lines of the API stages (what CloudWatch Logs would hold), newest last. */
-  readonly apiAccessLog: string[] = [];
+  /**
+   * The access log lines of the API stages, up to twice API_ACCESS_LOG_LINES of them: trimmed only when full, so
+   * that keeping the last lines costs O(1) per request (a splice on every request cost microseconds on the
+   * inference API's path). apiAccessLog shows the last API_ACCESS_LOG_LINES.
+   */
+  private readonly accessLines: string[] = [];
   private readonly pending = new Set<Promise<unknown>>();
   private readonly log: (line: string) => void;
   private readonly timings: typeof DEFAULT_TIMINGS;
@@ -413,6 +420,13 @@ export class LocalPlatform {
   /** The local dashboard page. */
   get dashboardUrl(): string {
     return this.dashboardServer.url;
+  }
+  /**
+   * The last access log lines of the API stages (what CloudWatch Logs would hold, at most API_ACCESS_LOG_LINES),
+   * newest last: a snapshot, which later requests do not change.
+   */
+  get apiAccessLog(): readonly string[] {
+    return this.accessLines.slice(-API_ACCESS_LOG_LINES);
   }
 
   info(): PlatformInfo {
@@ -809,8 +823,9 @@ export class LocalPlatform {
               this.log(`API ${r.apiName} ${r.httpMethod} ${r.resourcePath ?? ''}: ${r.status} ${r.error}`);
           },
           onAccessLog: (line) => {
-            this.apiAccessLog.push(line);
-            if (this.apiAccessLog.length > 1000) this.apiAccessLog.splice(0, this.apiAccessLog.length - 1000);
+            this.accessLines.push(line);
+            if (this.accessLines.length >= 2 * API_ACCESS_LOG_LINES)
+              this.accessLines.splice(0, this.accessLines.length - API_ACCESS_LOG_LINES);
           },
         }),
       );

@@ -222,14 +222,14 @@ describe('the Lambda entry point (settings from the environment)', () => {
     expect((await handler(e)).statusCode).toBe(200);
   });
 
-  it('429 throttled when SageMaker throttles (after the SDK retry)', async () => {
+  it('429 throttled when SageMaker throttles (after one retry)', async () => {
     await f.deploy(1);
     f.mode = 'throttle';
     const before = f.invocations;
     const r = await handler(event({ records: good }));
     expect(r.statusCode).toBe(429);
     expect(parse(r)).toEqual({ code: 'throttled', message: expect.stringContaining('throttling') });
-    // The Lambda's client retries once (maxAttempts 2).
+    // The Lambda's invoker retries once (maxAttempts 2).
     expect(f.invocations).toBe(before + 2);
   });
 
