@@ -6,6 +6,7 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { featureFields, type DatasetSchema } from '../../lambdas/core/schema';
 import { METRICS_NAMESPACE } from './drift-monitor';
+import type { InferenceApi } from './inference-api';
 import { SKIPPED_METRIC } from './training-definition';
 
 export interface MonitoringDashboardProps {
@@ -45,6 +46,15 @@ export interface MonitoringDashboardProps {
    * @default 'training metric'
    */
   readonly trainingMetricName?: string;
+  /**
+   * The inference API: its requests, errors and latency, the Lambda's predictions and refusals, and for a
+   * serverless endpoint the capture stream.
+   * @default - no inference API row
+   */
+  readonly inference?: Pick<
+    InferenceApi,
+    'metricApi' | 'metricInference' | 'metricCapture' | 'deliveryStream'
+  >;
 }
 
 const WIDTH = 24;
@@ -198,6 +208,63 @@ export class MonitoringDashboard extends Construct {
       );
     }
 
+    // ---- inference API
+    const inference: cloudwatch.IWidget[] = [];
+    const api = props.inference;
+    if (api) {
+      const p = (n: number) => cloudwatch.Stats.p(n);
+      inference.push(
+        header('Inference API'),
+        new cloudwatch.GraphWidget({
+          title: 'Requests and errors',
+          left: [api.metricApi('Count', { period: five, label: 'requests' })],
+          right: [
+            api.metricApi('4XXError', { period: five, label: '4XX' }),
+            api.metricApi('5XXError', { period: five, label: '5XX' }),
+          ],
+          width: THIRD,
+          height: HEIGHT,
+        }),
+        new cloudwatch.GraphWidget({
+          title: 'Latency (ms)',
+          left: [
+            api.metricApi('Latency', { statistic: p(50), period: five, label: 'p50' }),
+            api.metricApi('Latency', { statistic: p(99), period: five, label: 'p99' }),
+            api.metricApi('IntegrationLatency', { statistic: p(99), period: five, label: 'integration p99' }),
+          ],
+          width: THIRD,
+          height: HEIGHT,
+        }),
+        new cloudwatch.GraphWidget({
+          title: 'Predicted records and refused requests',
+          left: [api.metricInference('PredictionRecords', { period: five })],
+          right: ['InvalidRequests', 'ThrottledRequests', 'ModelErrors', 'CaptureFailures']
+            .filter((m) => m !== 'CaptureFailures' || api.deliveryStream !== undefined)
+            .map((m) => api.metricInference(m, { period: five })),
+          width: THIRD,
+          height: HEIGHT,
+        }),
+      );
+      if (api.deliveryStream)
+        inference.push(
+          new cloudwatch.GraphWidget({
+            title: 'Capture stream (Firehose)',
+            left: [
+              api.metricCapture('IncomingRecords', { period: five }),
+              api.metricCapture('DeliveryToS3.Records', { period: five }),
+            ],
+            right: [
+              api.metricCapture('DeliveryToS3.Success', {
+                statistic: cloudwatch.Stats.AVERAGE,
+                period: five,
+              }),
+            ],
+            width: HALF,
+            height: HEIGHT,
+          }),
+        );
+    }
+
     // ---- drift
     const overrides = Object.entries(featureThresholds);
     const drift = [
@@ -255,7 +322,7 @@ export class MonitoringDashboard extends Construct {
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       dashboardName: props.project,
       defaultInterval: Duration.days(1),
-      widgets: [status, data, pipeline, endpoint, drift, health],
+      widgets: [status, data, pipeline, endpoint, inference, drift, health],
     });
   }
 }

@@ -1,9 +1,12 @@
 import { ArnFormat, Aws, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import type { DatasetSchema } from '../../lambdas/core/schema';
 import type { DataLakeResources } from './data-lake';
@@ -126,6 +129,34 @@ export interface InferenceApiProps {
    * @default logs.RetentionDays.ONE_MONTH
    */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * The alarms' action (the project's SNS topic). Its KMS key, if any, must let CloudWatch alarms named
+   * `<project>-*` use it (MonitoringAlarms adds that statement).
+   * @default - the alarms change state with no action
+   */
+  readonly alarmTopic?: sns.ITopic;
+  /**
+   * The API 5XX alarm fires when more than this fraction of the requests answered 5XX in two 5-minute periods in
+   * a row.
+   * @default 0.05
+   */
+  readonly max5xxRate?: number;
+}
+
+/** The deterministic names of the inference API's alarms (the dashboard shows them by name). */
+export interface InferenceAlarmNames {
+  readonly api5xx: string;
+  /** Serverless endpoints only: capture records the Lambda could not put, or Firehose could not deliver. */
+  readonly captureFailures: string;
+  readonly captureDelivery: string;
+}
+
+export function inferenceAlarmNames(project: string): InferenceAlarmNames {
+  return {
+    api5xx: `${project}-api-5xx`,
+    captureFailures: `${project}-capture-failures`,
+    captureDelivery: `${project}-capture-delivery`,
+  };
 }
 
 /**
@@ -200,6 +231,15 @@ export class InferenceApi extends Construct {
   readonly deliveryRole?: iam.Role;
   /** Serverless endpoints only: Firehose's delivery errors. */
   readonly deliveryLogGroup?: logs.LogGroup;
+  readonly alarmNames: InferenceAlarmNames;
+  /** More than `max5xxRate` of the requests answered 5XX for 10 minutes. */
+  readonly api5xxAlarm: cloudwatch.Alarm;
+  /** Serverless endpoints only: a capture record the Lambda could not put to Firehose. */
+  readonly captureFailuresAlarm?: cloudwatch.Alarm;
+  /** Serverless endpoints only: a Firehose delivery to S3 failed (the records go to the capture-errors prefix). */
+  readonly captureDeliveryAlarm?: cloudwatch.Alarm;
+  private readonly project: string;
+  private readonly stageName: string;
 
   constructor(scope: Construct, id: string, props: InferenceApiProps) {
     super(scope, id);
@@ -216,6 +256,7 @@ export class InferenceApi extends Construct {
     const bufferSeconds = (props.captureBufferInterval ?? Duration.minutes(5)).toSeconds();
     const bufferMb = props.captureBufferSizeMb ?? 5;
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    const max5xxRate = props.max5xxRate ?? 0.05;
 
     check(!!props.project, 'project is required');
     check(
@@ -231,6 +272,7 @@ export class InferenceApi extends Construct {
       `maxBatchSize must be an integer in [1, 1000], got ${maxBatchSize}`,
     );
     check(threshold >= 0 && threshold <= 1, `threshold must be in [0, 1], got ${threshold}`);
+    check(max5xxRate > 0 && max5xxRate < 1, `max5xxRate must be in (0, 1), got ${max5xxRate}`);
     check(rateLimit > 0 && Number.isFinite(rateLimit), `throttlingRateLimit must be > 0, got ${rateLimit}`);
     check(
       Number.isInteger(burstLimit) && burstLimit >= 1,
@@ -390,7 +432,96 @@ export class InferenceApi extends Construct {
       ],
     });
 
+    this.project = props.project;
+    this.stageName = stageName;
+    this.alarmNames = inferenceAlarmNames(props.project);
+    const fiveMinutes = Duration.minutes(5);
+    this.api5xxAlarm = new cloudwatch.Alarm(this, 'Api5xxAlarm', {
+      alarmName: this.alarmNames.api5xx,
+      alarmDescription: `More than ${max5xxRate * 100}% of the ${props.project} inference API's requests answered 5XX (model errors, no model, timeouts) for 10 minutes`,
+      // 5XXError is 1 for a 5XX answer and 0 otherwise: its average is the 5XX rate.
+      metric: this.metricApi('5XXError', { statistic: cloudwatch.Stats.AVERAGE, period: fiveMinutes }),
+      threshold: max5xxRate,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 2,
+      datapointsToAlarm: 2,
+      // No requests, no 5XX.
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    if (this.deliveryStream) {
+      this.captureFailuresAlarm = new cloudwatch.Alarm(this, 'CaptureFailuresAlarm', {
+        alarmName: this.alarmNames.captureFailures,
+        alarmDescription: `The ${props.project} inference Lambda could not put capture records to Firehose: drift monitoring misses that traffic`,
+        metric: this.metricInference('CaptureFailures', { period: fiveMinutes }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      this.captureDeliveryAlarm = new cloudwatch.Alarm(this, 'CaptureDeliveryAlarm', {
+        alarmName: this.alarmNames.captureDelivery,
+        alarmDescription: `Firehose failed to deliver ${props.project} capture records to S3 (after its retries they are written under ${CAPTURE_ERRORS_PREFIX})`,
+        // The share of delivery attempts that succeeded: below 1, at least one failed.
+        metric: this.metricCapture('DeliveryToS3.Success', {
+          statistic: cloudwatch.Stats.AVERAGE,
+          period: Duration.minutes(15),
+        }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    }
+    if (props.alarmTopic) {
+      const notify = new actions.SnsAction(props.alarmTopic);
+      for (const alarm of this.alarms) alarm.addAlarmAction(notify);
+    }
+
     this.acknowledgeFindings(dataLake, props.endpointName, variant);
+  }
+
+  /** Every alarm of the API. */
+  get alarms(): cloudwatch.Alarm[] {
+    return [this.api5xxAlarm, this.captureFailuresAlarm, this.captureDeliveryAlarm].filter(
+      (a): a is cloudwatch.Alarm => a !== undefined,
+    );
+  }
+
+  /** An AWS/ApiGateway metric of the stage (Count, 4XXError, 5XXError, Latency, IntegrationLatency). */
+  metricApi(metricName: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: 'AWS/ApiGateway',
+      metricName,
+      dimensionsMap: { ApiName: this.api.restApiName, Stage: this.stageName },
+      statistic: cloudwatch.Stats.SUM,
+      ...props,
+    });
+  }
+
+  /**
+   * A metric of the inference Lambda (PredictionRecords, InvalidRequests, ThrottledRequests, ModelErrors,
+   * CaptureFailures), summed by default.
+   */
+  metricInference(metricName: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName,
+      dimensionsMap: { Project: this.project },
+      statistic: cloudwatch.Stats.SUM,
+      ...props,
+    });
+  }
+
+  /** Serverless endpoints only: an AWS/Firehose metric of the capture stream (IncomingRecords, DeliveryToS3.*). */
+  metricCapture(metricName: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    if (!this.deliveryStream) throw new Error('InferenceApi: a realtime endpoint has no capture stream');
+    return new cloudwatch.Metric({
+      namespace: 'AWS/Firehose',
+      metricName,
+      dimensionsMap: { DeliveryStreamName: this.deliveryStream.ref },
+      statistic: cloudwatch.Stats.SUM,
+      ...props,
+    });
   }
 
   /** Exactly the calls of lambdas/handlers/predict.ts (api-shared.md). */

@@ -13,6 +13,7 @@ import type { Construct } from 'constructs';
 import type { DevMlopsConfig } from '../config';
 import { MonitoringAlarms } from '../constructs/alarms';
 import { MonitoringDashboard } from '../constructs/dashboard';
+import { inferenceAlarmNames } from '../constructs/inference-api';
 import type { DataLakeResources } from '../constructs/data-lake';
 import { DriftMonitor } from '../constructs/drift-monitor';
 import { RetrainingTrigger } from '../constructs/retraining-trigger';
@@ -76,6 +77,7 @@ export class MonitoringStack extends Stack {
       cleanup: pipeline.cleanup.function.function,
       'cleanup-is-complete': pipeline.cleanup.isCompleteFunction.function,
       drift: this.drift.handler,
+      predict: pipeline.inference.handler,
     };
     this.alarms = new MonitoringAlarms(this, 'Alarms', {
       project: config.project,
@@ -96,8 +98,14 @@ export class MonitoringStack extends Stack {
       dataset: config.dataset.name,
     });
 
-    // The endpoint alarms live with the endpoint's deploy (PipelineStack); shown here by name, no reference.
-    const endpointAlarms = [names.alarm5xx, names.alarmLatency].map((name) =>
+    // The endpoint's and the inference API's alarms live with them (PipelineStack); shown here by name, no reference.
+    const api = inferenceAlarmNames(config.project);
+    const endpointAlarms = [
+      names.alarm5xx,
+      names.alarmLatency,
+      api.api5xx,
+      ...(config.endpoint.type === 'serverless' ? [api.captureFailures, api.captureDelivery] : []),
+    ].map((name) =>
       cloudwatch.Alarm.fromAlarmArn(
         this,
         `Alarm-${name}`,
@@ -122,6 +130,7 @@ export class MonitoringStack extends Stack {
       driftThreshold: m.driftThreshold,
       featureThresholds: m.featureThresholds,
       trainingMetricName: pipeline.training.metricName,
+      inference: pipeline.inference,
     });
     Tags.of(this).add('Project', config.project);
   }

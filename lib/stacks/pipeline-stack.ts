@@ -106,6 +106,7 @@ export class PipelineStack extends Stack {
       captureBufferSizeMb: config.inference.captureBufferMb,
       cloudWatchRole: config.inference.apiGatewayCloudWatchRole,
       logRetention: config.logRetentionDays,
+      alarmTopic: this.training.topic,
     });
     new CfnOutput(this, PIPELINE_OUTPUTS.stateMachineArn, {
       description: 'The training state machine (devmlops train starts it)',

@@ -343,6 +343,36 @@ describe('InferenceApi in the pipeline stack (default config: realtime endpoint)
     expect(Object.keys(outputs).filter((k) => k.startsWith('InferenceApi'))).toEqual(['InferenceApiUrl']);
   });
 
+  it('alarms when more than 5% of the requests answer 5XX for 10 minutes, notifying the pipeline topic', () => {
+    const alarms = Object.values(resourcesOf(t, 'AWS::CloudWatch::Alarm'))
+      .map(props)
+      .filter(
+        (a) =>
+          String(a.AlarmName).startsWith('devmlops-api') ||
+          String(a.AlarmName).startsWith('devmlops-capture'),
+      );
+    expect(alarms).toHaveLength(1);
+    expect(alarms[0]).toMatchObject({
+      AlarmName: 'devmlops-api-5xx',
+      Namespace: 'AWS/ApiGateway',
+      MetricName: '5XXError',
+      Dimensions: [
+        { Name: 'ApiName', Value: 'devmlops-inference' },
+        { Name: 'Stage', Value: 'prod' },
+      ],
+      Statistic: 'Average',
+      Period: 300,
+      Threshold: 0.05,
+      ComparisonOperator: 'GreaterThanThreshold',
+      EvaluationPeriods: 2,
+      DatapointsToAlarm: 2,
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [{ Ref: logicalId(b.pipeline.training.topic) }],
+    });
+    expect(inf.alarms).toEqual([inf.api5xxAlarm]);
+    expect(() => inf.metricCapture('IncomingRecords')).toThrow('a realtime endpoint has no capture stream');
+  });
+
   it('has no unacknowledged cdk-nag finding; each acknowledgement sits on the construct it is about', () => {
     expect(violations(b.pipeline)).toEqual([]);
     const acks = acknowledgements(inf);
@@ -527,6 +557,38 @@ describe('InferenceApi for a serverless endpoint, with inference settings from c
     );
   });
 
+  it('alarms on capture records the Lambda could not put and on failed Firehose deliveries', () => {
+    const alarm = (name: string) =>
+      Object.values(resourcesOf(t, 'AWS::CloudWatch::Alarm'))
+        .map(props)
+        .find((a) => a.AlarmName === name);
+    const topic = [{ Ref: logicalId(b.pipeline.training.topic) }];
+    expect(alarm('devmlops-capture-failures')).toMatchObject({
+      Namespace: 'DevMLOps',
+      MetricName: 'CaptureFailures',
+      Dimensions: [{ Name: 'Project', Value: 'devmlops' }],
+      Statistic: 'Sum',
+      Period: 300,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: topic,
+    });
+    expect(alarm('devmlops-capture-delivery')).toMatchObject({
+      Namespace: 'AWS/Firehose',
+      MetricName: 'DeliveryToS3.Success',
+      Dimensions: [{ Name: 'DeliveryStreamName', Value: { Ref: streamId } }],
+      Statistic: 'Average',
+      Period: 900,
+      Threshold: 1,
+      ComparisonOperator: 'LessThanThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: topic,
+    });
+    expect(alarm('devmlops-api-5xx')).toBeDefined();
+    expect(inf.alarms).toHaveLength(3);
+  });
+
   it('has no unacknowledged cdk-nag finding, the Firehose wildcards acknowledged on its role policy', () => {
     expect(violations(b.pipeline)).toEqual([]);
     expect(violations(b.dataLake)).toEqual([]);
@@ -592,6 +654,12 @@ describe('InferenceApi props validation', () => {
     });
     t.resourceCountIs('AWS::KinesisFirehose::DeliveryStream', 0);
     t.resourceCountIs('AWS::ApiGateway::Account', 1);
+    // Without a topic the alarm changes state with no action.
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'demo-api-5xx',
+      Threshold: 0.05,
+      AlarmActions: Match.absent(),
+    });
     expect(api.url).toBeDefined();
   });
 
@@ -642,6 +710,7 @@ describe('InferenceApi props validation', () => {
       'specRefresh must be a whole number of seconds in [0, 3600], got 7200',
     ],
     ['stageName', { stageName: 'pro d' }, 'stageName must be letters, digits or _, got "pro d"'],
+    ['max5xxRate', { max5xxRate: 1 }, 'max5xxRate must be in (0, 1), got 1'],
     ['captureVariant', { captureVariant: 'a/b' }, 'captureVariant must be a SageMaker variant name'],
     [
       'captureBufferInterval',

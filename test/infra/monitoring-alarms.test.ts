@@ -128,7 +128,7 @@ describe('the monitoring alarms', () => {
     expect(names.sort()).toEqual(['ExecutionsAborted', 'ExecutionsFailed', 'ExecutionsTimedOut']);
   });
 
-  it('lambda errors: the sum of Errors of every project Lambda >= 1', () => {
+  it('lambda errors: the sum of Errors of every project Lambda (the inference Lambda too) >= 1', () => {
     const a = alarmNamed(t, 'devmlops-lambda-errors');
     expect(a).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
     const metrics = a.Metrics as Json[];
@@ -155,6 +155,7 @@ describe('the monitoring alarms', () => {
       importOf('CleanupHandlerFunction'),
       importOf('CleanupIsCompleteFunction'),
       { Ref: logicalId(b.monitoring.drift.handler) },
+      importOf('InferenceHandlerFunction'),
     ]);
   });
 

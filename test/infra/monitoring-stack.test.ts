@@ -139,7 +139,7 @@ describe('the dashboard', () => {
   it('draws every Lambda, the DLQ depth and the status of every alarm', () => {
     for (const title of ['Lambda errors', 'Lambda duration (p99)', 'Lambda throttles']) {
       const l = lines(widget(widgets, title));
-      expect(l).toHaveLength(7);
+      expect(l).toHaveLength(8);
       for (const line of l)
         expect(line.slice(0, 3)).toEqual(['AWS/Lambda', expect.any(String), 'FunctionName']);
     }
@@ -151,10 +151,64 @@ describe('the dashboard', () => {
     const status = widget(widgets, 'Alarm status');
     expect(status.type).toBe('alarm');
     const arns = status.properties.alarms as string[];
-    expect(arns).toHaveLength(7);
+    expect(arns).toHaveLength(8);
     for (const a of b.monitoring.alarms.all) expect(arns).toContain(`${logicalId(a)}.Arn`);
-    for (const name of ['devmlops-endpoint-5xx', 'devmlops-endpoint-latency'])
+    for (const name of ['devmlops-endpoint-5xx', 'devmlops-endpoint-latency', 'devmlops-api-5xx'])
       expect(arns).toContain(`arn:AWS::Partition:cloudwatch:AWS::Region:AWS::AccountId:alarm:${name}`);
+    // A serverless endpoint's API also alarms on lost capture.
+    const serverless = buildMonitoring((c) => {
+      c.endpoint = { type: 'serverless' };
+    });
+    const all = widget(dashboardBody(serverless).widgets as Widget[], 'Alarm status').properties
+      .alarms as string[];
+    expect(all).toHaveLength(10);
+    for (const name of ['devmlops-capture-failures', 'devmlops-capture-delivery'])
+      expect(all).toContain(`arn:AWS::Partition:cloudwatch:AWS::Region:AWS::AccountId:alarm:${name}`);
+  });
+
+  it('draws the inference API: requests and errors, latency, predictions and refusals; the capture stream when serverless', () => {
+    const api = ['ApiName', 'devmlops-inference', 'Stage', 'prod'];
+    expect(lines(widget(widgets, 'Requests and errors'))).toEqual([
+      ['AWS/ApiGateway', 'Count', ...api],
+      ['AWS/ApiGateway', '4XXError', ...api],
+      ['AWS/ApiGateway', '5XXError', ...api],
+    ]);
+    const latency = widget(widgets, 'Latency (ms)');
+    expect(lines(latency)).toEqual([
+      ['AWS/ApiGateway', 'Latency', ...api],
+      ['AWS/ApiGateway', 'Latency', ...api],
+      ['AWS/ApiGateway', 'IntegrationLatency', ...api],
+    ]);
+    expect((latency.properties.metrics as unknown[][]).map((m) => (m.at(-1) as Json).stat)).toEqual([
+      'p50',
+      'p99',
+      'p99',
+    ]);
+    const predictions = widget(widgets, 'Predicted records and refused requests');
+    expect(lines(predictions)).toEqual(
+      ['PredictionRecords', 'InvalidRequests', 'ThrottledRequests', 'ModelErrors'].map((m) => [
+        'DevMLOps',
+        m,
+        ...project,
+      ]),
+    );
+    const titles = widgets.map((w) => w.properties.title);
+    expect(titles).not.toContain('Capture stream (Firehose)');
+
+    const serverless = dashboardBody(
+      buildMonitoring((c) => {
+        c.endpoint = { type: 'serverless' };
+      }),
+    ).widgets as Widget[];
+    expect(lines(widget(serverless, 'Predicted records and refused requests')).map((l) => l[1])).toContain(
+      'CaptureFailures',
+    );
+    const stream = lines(widget(serverless, 'Capture stream (Firehose)'));
+    expect(stream.map((l) => l.slice(0, 3))).toEqual([
+      ['AWS/Firehose', 'IncomingRecords', 'DeliveryStreamName'],
+      ['AWS/Firehose', 'DeliveryToS3.Records', 'DeliveryStreamName'],
+      ['AWS/Firehose', 'DeliveryToS3.Success', 'DeliveryStreamName'],
+    ]);
   });
 });
 

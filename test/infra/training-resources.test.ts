@@ -49,7 +49,12 @@ describe('training pipeline resources (default config)', () => {
       TreatMissingData: 'notBreaching',
       Tags: [{ Key: 'Project', Value: 'devmlops' }],
     });
-    t.resourceCountIs('AWS::CloudWatch::Alarm', 2);
+    // Besides these two, the stack holds only the inference API's alarm (test/infra/inference-api.test.ts).
+    expect(
+      Object.values(resourcesOf(t, 'AWS::CloudWatch::Alarm'))
+        .map((a) => props(a).AlarmName)
+        .sort(),
+    ).toEqual(['devmlops-api-5xx', 'devmlops-endpoint-5xx', 'devmlops-endpoint-latency']);
   });
 
   it('creates the model package group, deleted with the stack (the cleanup empties it first)', () => {

@@ -312,7 +312,8 @@ describe('Embedded Metric Format', () => {
       store.putEmfLater(emf('high'));
       store.putEmfLater(emf(7));
       expect(warn).not.toHaveBeenCalled();
-      await new Promise((r) => setImmediate(r));
+      // The store flushes on a 0 ms timer; one set after it fires after it (an immediate may run first).
+      await new Promise((r) => setTimeout(r, 0));
       expect(warn).toHaveBeenCalledTimes(1);
       expect(String(warn.mock.calls[0][0])).toContain('metric m must be a number');
     } finally {
@@ -544,6 +545,7 @@ describe('the alarms of the synthesized templates', () => {
 
   it('reads every alarm with local names', () => {
     expect(ALARMS.map((a) => a.name).sort()).toEqual([
+      'devmlops-api-5xx',
       'devmlops-dlq-depth',
       'devmlops-drift',
       'devmlops-endpoint-5xx',
@@ -572,9 +574,9 @@ describe('the alarms of the synthesized templates', () => {
 
   it('starts every alarm in INSUFFICIENT_DATA; with no data and notBreaching they go to OK', () => {
     const { evaluator, evaluateAt } = platform();
-    expect(evaluator.describeAll().map((a) => a.state)).toEqual(Array(7).fill('INSUFFICIENT_DATA'));
+    expect(evaluator.describeAll().map((a) => a.state)).toEqual(Array(8).fill('INSUFFICIENT_DATA'));
     const changes = evaluateAt('2026-11-27T00:01:00Z');
-    expect(changes).toHaveLength(7);
+    expect(changes).toHaveLength(8);
     expect(changes.find((c) => c.alarmName === 'devmlops-drift')).toMatchObject({
       previous: { value: 'INSUFFICIENT_DATA', reason: 'Unchecked: Initial alarm creation' },
       current: {
@@ -628,6 +630,38 @@ describe('the alarms of the synthesized templates', () => {
     store.put({ ...drift, values: [0.08], timestamp: new Date('2026-11-27T04:30:00Z') });
     evaluateAt('2026-11-27T05:11:00Z');
     expect(evaluator.state('devmlops-drift')).toBe('OK');
+  });
+
+  it('api 5xx: the 5XXError average (the 5XX rate) above 5% in two 5-minute periods in a row -> ALARM', () => {
+    const { store, evaluator, evaluateAt } = platform('2026-11-27T10:00:00Z');
+    const api = { namespace: 'AWS/ApiGateway', dimensions: { ApiName: 'devmlops-inference', Stage: 'prod' } };
+    // As the local gateway publishes them: per request Count 1 and 5XXError 1 or 0. A period ends at its minute,
+    // inclusive, so each batch starts a second after one.
+    const requests = (from: string, n: number, failed: number) => {
+      const t0 = Date.parse(from);
+      for (let i = 0; i < n; i++) {
+        const timestamp = new Date(t0 + i * 1000);
+        store.put({ ...api, metricName: 'Count', values: [1], timestamp });
+        store.put({ ...api, metricName: '5XXError', values: [i < failed ? 1 : 0], timestamp });
+      }
+    };
+    requests('2026-11-27T10:00:01Z', 100, 4);
+    requests('2026-11-27T10:05:01Z', 100, 10);
+    evaluateAt('2026-11-27T10:10:00Z');
+    // 4% then 10%: one period above 5%.
+    expect(evaluator.state('devmlops-api-5xx')).toBe('OK');
+    requests('2026-11-27T10:10:01Z', 100, 6);
+    const [change] = evaluateAt('2026-11-27T10:15:00Z').filter((c) => c.alarmName === 'devmlops-api-5xx');
+    expect(change.current.value).toBe('ALARM');
+    expect(JSON.parse(change.current.reasonData ?? '')).toMatchObject({
+      statistic: 'Average',
+      period: 300,
+      recentDatapoints: [0.1, 0.06],
+      threshold: 0.05,
+    });
+    expect(alarm('devmlops-api-5xx').alarmActions).toEqual([
+      expect.stringMatching(/^arn:aws:sns:.*:devmlops-pipeline-TrainingTopic/),
+    ]);
   });
 
   it('sends the state change to EventBridge in the documented event shape', () => {
