@@ -37,7 +37,6 @@ export interface PredictEnv {
   readonly specRefreshSeconds: number;
   /** Serverless endpoints only: the Firehose stream capture records go to. */
   readonly captureStreamName?: string;
-  readonly captureVariant: string;
 }
 
 export function readPredictEnv(env: NodeJS.ProcessEnv = process.env): PredictEnv {
@@ -53,8 +52,6 @@ export function readPredictEnv(env: NodeJS.ProcessEnv = process.env): PredictEnv
     threshold: numberEnv(env, 'THRESHOLD', 0.5, { min: 0, max: 1 }),
     specRefreshSeconds: numberEnv(env, 'SPEC_REFRESH_SECONDS', 10, { min: 0, max: 86_400 }),
     ...(stream !== undefined && stream !== '' ? { captureStreamName: stream } : {}),
-    captureVariant:
-      env.CAPTURE_VARIANT !== undefined && env.CAPTURE_VARIANT !== '' ? env.CAPTURE_VARIANT : 'AllTraffic',
   };
 }
 

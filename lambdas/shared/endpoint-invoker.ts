@@ -18,7 +18,7 @@ import { backoffMs, isRetryable, sleep } from './retry';
  *   uses (@smithy/signature-v4), with the SDK's own credential chain and endpoint rules (resolved once per
  *   process through an SDK client's configuration), sent over a keep-alive agent. What it leaves out is the SDK's
  *   per-request middleware stack: serialization through the service schema, endpoint rule evaluation, user agent
- *   assembly, retry bookkeeping and response deserialization. Profiled per call that stack cost 0.3 to 0.5 ms of
+ *   assembly, retry bookkeeping and response deserialization. Measured per call, that stack cost 0.2 to 0.3 ms of
  *   CPU on top of a plain signed request (README, Performance), which on a Lambda with a fraction of a vCPU
  *   becomes latency on every prediction. The parts of the SDK that matter here are kept as behaviour and tested
  *   against the local endpoint server and a faulty proxy: retries with full-jitter backoff on throttling, 5XX

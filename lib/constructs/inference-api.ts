@@ -329,9 +329,7 @@ export class InferenceApi extends Construct {
       SPEC_REFRESH_SECONDS: String(specRefreshSeconds),
       POWERTOOLS_SERVICE_NAME: 'inference',
       POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
-      ...(this.deliveryStream
-        ? { CAPTURE_STREAM_NAME: this.deliveryStream.ref, CAPTURE_VARIANT: variant }
-        : {}),
+      ...(this.deliveryStream ? { CAPTURE_STREAM_NAME: this.deliveryStream.ref } : {}),
     };
     const envBytes = lambdaEnvironmentBytes({ NODE_OPTIONS: '--enable-source-maps', ...environment });
     check(

@@ -58,7 +58,6 @@ const baseEnv = (): PredictEnv => ({
   maxBatchSize: 5,
   threshold: 0.5,
   specRefreshSeconds: 10,
-  captureVariant: 'AllTraffic',
 });
 
 let f: InferenceFixture;
@@ -490,7 +489,7 @@ describe('readPredictEnv', () => {
     DATASET_SCHEMAS: JSON.stringify([schema]),
   };
 
-  it('defaults: batch 100, threshold 0.5, refresh 10 s, variant AllTraffic, realtime', () => {
+  it('defaults: batch 100, threshold 0.5, refresh 10 s, realtime (no capture stream)', () => {
     expect(readPredictEnv(env)).toEqual({
       artifactsBucket: BUCKET,
       endpointName: ENDPOINT,
@@ -498,12 +497,8 @@ describe('readPredictEnv', () => {
       maxBatchSize: 100,
       threshold: 0.5,
       specRefreshSeconds: 10,
-      captureVariant: 'AllTraffic',
     });
-    expect(readPredictEnv({ ...env, CAPTURE_STREAM_NAME: 's', CAPTURE_VARIANT: 'V' })).toMatchObject({
-      captureStreamName: 's',
-      captureVariant: 'V',
-    });
+    expect(readPredictEnv({ ...env, CAPTURE_STREAM_NAME: 's' })).toMatchObject({ captureStreamName: 's' });
   });
 
   it.each([

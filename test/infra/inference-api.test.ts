@@ -427,8 +427,9 @@ describe('InferenceApi for a serverless endpoint, with inference settings from c
       THRESHOLD: '0.35',
       SPEC_REFRESH_SECONDS: '60',
       CAPTURE_STREAM_NAME: { Ref: streamId },
-      CAPTURE_VARIANT: 'AllTraffic',
     });
+    // The variant is in the stream's S3 prefix; the Lambda does not need it.
+    expect((fn.Environment as Json).Variables).not.toHaveProperty('CAPTURE_VARIANT');
     expect(props(resourcesOf(t, 'AWS::Logs::LogGroup')[logicalId(inf.accessLogGroup)]).RetentionInDays).toBe(
       90,
     );

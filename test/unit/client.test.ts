@@ -373,7 +373,6 @@ describe('DevMlopsClient and EndpointClient against the inference handler and th
         maxBatchSize: 100,
         threshold: 0.5,
         specRefreshSeconds: 0,
-        captureVariant: 'AllTraffic',
       },
       { s3: f.s3.s3, runtime: f.runtime },
     );
