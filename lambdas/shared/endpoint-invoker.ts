@@ -24,7 +24,9 @@ import { backoffMs, isRetryable, sleep } from './retry';
  *   against the local endpoint server and a faulty proxy: retries with full-jitter backoff on throttling, 5XX
  *   and broken connections (standard mode's rules, lambdas/shared/retry.ts), the restJson1 error shape (name from
  *   `x-amzn-ErrorType`, `Message`, ModelError's `OriginalStatusCode`/`OriginalMessage`/`LogStreamArn`,
- *   `$metadata.httpStatusCode`), and a socket timeout.
+ *   `$metadata.httpStatusCode`), and a socket timeout. Left out, deliberately: the SDK's clock-skew correction
+ *   (Lambda's clock is kept in sync) and its client-wide retry quota (at most `maxAttempts` per call, 2 in the
+ *   Lambda, bounds the retries already).
  */
 
 export interface InvokeRequest {
