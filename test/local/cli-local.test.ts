@@ -57,6 +57,10 @@ it('serves the platform, trains and predicts from other processes, and stops on 
   const info = await until('platform.json', () =>
     fs.existsSync(infoFile) ? (JSON.parse(fs.readFileSync(infoFile, 'utf8')) as PlatformInfo) : undefined,
   );
+  // The file is written before the usage lines are printed, and stderr arrives through a pipe: wait for them.
+  await until('the usage lines on stderr', () =>
+    upStderr.includes(`curl --aws-sigv4 aws:amz:${info.names.region}:execute-api`) ? true : undefined,
+  );
   expect(upStderr).toContain('AWS_ENDPOINT_URL_S3=');
   expect(upStderr).toContain(`/endpoints/${info.names.endpointName}/invocations`);
   // The inference API, served locally, with a usage line.
