@@ -804,8 +804,7 @@ export class LocalPlatform {
       this.apiServers.push(
         await startApiGateway({
           api,
-          // The gateway builds each event afresh from JSON values (its tests check that it survives JSON as it is).
-          invoke: (arn, event) => this.lambdas.invoke(arn, event, { eventIsJson: true }),
+          invoke: (arn, event) => this.lambdas.invoke(arn, event),
           credentials: [this.localS3.credentials],
           region,
           accountId,

@@ -268,7 +268,7 @@ describe('a signed request', () => {
         identity: { accessKey: 'LOCALKEY', caller: 'LOCALKEY', sourceIp: '127.0.0.1' },
       },
     });
-    // The platform hands the event to the function without a JSON round trip: it must hold only JSON values.
+    // Lambda receives the event as JSON: it holds only JSON values (null, never undefined), as on AWS.
     expect(JSON.parse(JSON.stringify(event))).toStrictEqual(event);
     expect(event.headers['X-Amz-Date'] ?? event.headers['x-amz-date']).toMatch(/^\d{8}T\d{6}Z$/);
     expect(Object.values(event.multiValueHeaders).every(Array.isArray)).toBe(true);
