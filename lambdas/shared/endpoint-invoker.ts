@@ -8,7 +8,7 @@ import {
 import { getEndpointFromInstructions } from '@smithy/core/endpoints';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { backoffMs, isRetryable, sleep } from './retry';
+import { backoffMs, isRetryable, isThrottling, sleep } from './retry';
 
 /**
  * Calling InvokeEndpoint. Two implementations of one small interface:
@@ -130,12 +130,6 @@ export interface SignedInvokerOptions {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
-const THROTTLING = new Set([
-  'ThrottlingException',
-  'Throttling',
-  'TooManyRequestsException',
-  'RequestThrottled',
-]);
 const BACKOFF_CAP_MS = 20_000;
 
 interface Resolved {
@@ -170,9 +164,7 @@ export class SignedInvoker implements EndpointInvoker {
         return await this.attempt(resolved, request, attempt);
       } catch (e) {
         if (attempt >= this.maxAttempts || !isRetryable(e)) throw e;
-        const throttled =
-          THROTTLING.has((e as Error).name) || (e as RuntimeServiceError).$metadata?.httpStatusCode === 429;
-        const base = throttled
+        const base = isThrottling(e)
           ? (this.options.throttlingBaseMs ?? 500)
           : (this.options.transientBaseMs ?? 100);
         await (this.options.sleep ?? sleep)(

@@ -68,6 +68,13 @@ export function isRetryable(err: unknown, depth = 0): boolean {
   return isRetryable(e.cause, depth + 1);
 }
 
+/** Throttling, by error name or HTTP 429: what standard mode backs off from with its longer base delay. */
+export function isThrottling(err: unknown): boolean {
+  if (err === null || typeof err !== 'object') return false;
+  const e = err as ErrorLike;
+  return e.$metadata?.httpStatusCode === 429 || (typeof e.name === 'string' && THROTTLING_NAMES.has(e.name));
+}
+
 /** Full-jitter exponential backoff (AWS's recommendation): a random delay in [0, min(cap, base * 2^attempt)). */
 export function backoffMs(attempt: number, baseMs: number, capMs: number, random = Math.random): number {
   return Math.floor(random() * Math.min(capMs, baseMs * 2 ** attempt));

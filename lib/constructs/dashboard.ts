@@ -238,9 +238,13 @@ export class MonitoringDashboard extends Construct {
         new cloudwatch.GraphWidget({
           title: 'Predicted records and refused requests',
           left: [api.metricInference('PredictionRecords', { period: five })],
-          right: ['InvalidRequests', 'ThrottledRequests', 'ModelErrors', 'CaptureFailures']
-            .filter((m) => m !== 'CaptureFailures' || api.deliveryStream !== undefined)
-            .map((m) => api.metricInference(m, { period: five })),
+          right: [
+            'InvalidRequests',
+            'ThrottledRequests',
+            'ModelErrors',
+            // Only the serverless path puts capture records itself.
+            ...(api.deliveryStream ? ['CaptureFailures'] : []),
+          ].map((m) => api.metricInference(m, { period: five })),
           width: THIRD,
           height: HEIGHT,
         }),

@@ -10,6 +10,7 @@ import {
   type InvokeRequest,
   type SignedInvokerOptions,
 } from '../../lambdas/shared/endpoint-invoker';
+import { isThrottling } from '../../lambdas/shared/retry';
 import { invokeError } from '../../lambdas/shared/scorer';
 import { verifySigV4 } from '../../lib/local/api-gateway';
 import {
@@ -374,6 +375,19 @@ describe('configuration', () => {
       'maxAttempts must be a whole number >= 1, got 0',
     );
     expect(() => new SignedInvoker({ socketTimeoutMs: 0 })).toThrow('socketTimeoutMs must be > 0, got 0');
+  });
+
+  it('throttling (the longer backoff base) is told by name or by 429, as the rest of the project tells it', () => {
+    const status = (httpStatusCode: number) => ({ name: 'X', $metadata: { httpStatusCode } });
+    expect(
+      isThrottling(new RuntimeServiceError('ThrottlingException', 'm', { httpStatusCode: 400, attempts: 1 })),
+    ).toBe(true);
+    expect(isThrottling(status(429))).toBe(true);
+    expect(
+      isThrottling(new RuntimeServiceError('ModelError', 'm', { httpStatusCode: 424, attempts: 1 })),
+    ).toBe(false);
+    expect(isThrottling(status(503))).toBe(false);
+    expect(isThrottling(null)).toBe(false);
   });
 
   it('error names as restJson1 gives them', () => {
