@@ -236,8 +236,13 @@ export class FeatureCellEncoder {
 
   /** cell(i, text) for the text of a number (`String(v)`), sparing a numeric feature the missing-value test. */
   numberCell(i: number, text: string): string {
-    if (this.c.kinds[i] === KIND_NUMERIC && !this.numbersCanBeMissing) return text;
+    if (this.numberIsText(i)) return text;
     return encodeCell(this.c, i, text);
+  }
+
+  /** Whether feature `i`'s cell for a number is the number's text itself. */
+  numberIsText(i: number): boolean {
+    return this.c.kinds[i] === KIND_NUMERIC && !this.numbersCanBeMissing;
   }
 }
 

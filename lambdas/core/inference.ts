@@ -1,6 +1,7 @@
 import type { ValidationSink } from './report';
 import { FeatureCellEncoder, targetClasses, type FeatureSpec } from './encoding';
 import { type DatasetSchema, type FieldSchema } from './schema';
+import { writeShortNumber } from './number-text';
 import { FileValidator } from './validate';
 
 /**
@@ -324,6 +325,11 @@ interface FieldEncoding extends RecordEncoding {
   readonly unmatched: readonly number[];
   /** The current record's model-input cells, by feature. */
   readonly row: string[];
+  /** Per feature: 1 when its cell for a number is the number's text (FeatureCellEncoder.numberIsText). */
+  readonly numberIsText: Uint8Array;
+  /** Per feature, for the current record: where in the rows its number's text is, or -1 (then `row` has it). */
+  readonly numberAt: Int32Array;
+  readonly numberEnd: Int32Array;
 }
 
 const VALIDATOR_OPTIONS = {
@@ -486,12 +492,20 @@ export class RecordValidator {
         if (i > 0) out[o++] = COMMA;
         const v = values[i];
         let t: string | undefined;
+        // Where a number's text was written digit by digit (see writeShortNumber), else -1.
+        let numberStart = -1;
         if (v === null || v === undefined) {
           // A loop: set() costs more than copying the usual zero to two bytes.
           for (let j = 0; j < missing.length; j++) out[o++] = missing[j];
         } else if (typeof v === 'number') {
-          t = String(v);
-          for (let j = 0; j < t.length; j++) out[o++] = t.charCodeAt(j);
+          const end = writeShortNumber(out, o, v);
+          if (end >= 0) {
+            numberStart = o;
+            o = end;
+          } else {
+            t = String(v);
+            for (let j = 0; j < t.length; j++) out[o++] = t.charCodeAt(j);
+          }
         } else if (typeof v === 'boolean') {
           t = v ? 'true' : 'false';
           for (let j = 0; j < t.length; j++) out[o++] = t.charCodeAt(j);
@@ -502,14 +516,35 @@ export class RecordValidator {
           o = writeCell(out, o, t);
         }
         const f = featureOf[i];
-        if (f >= 0) row[f] = modelCell(plan!, f, v, t);
+        if (f >= 0) {
+          // A numeric feature's cell is the number's text: copied from the row rather than made a string.
+          if (numberStart >= 0 && plan!.numberIsText[f] === 1) {
+            plan!.numberAt[f] = numberStart;
+            plan!.numberEnd[f] = o;
+          } else {
+            plan!.numberAt[f] = -1;
+            row[f] = modelCell(plan!, f, v, t);
+          }
+        }
       }
       if (out.length - o < 1) out = grow(out, o, 1);
       out[o++] = LF;
       // After a model-input cell that is not ASCII, the model input is left to encodeRecords.
       if (width === 0 || p < 0) continue;
-      for (const f of plan!.unmatched) row[f] = modelCell(plan!, f, r[plan!.names[f]]);
+      for (const f of plan!.unmatched) {
+        plan!.numberAt[f] = -1;
+        row[f] = modelCell(plan!, f, r[plan!.names[f]]);
+      }
+      const { numberAt, numberEnd } = plan!;
       for (let f = 0; f < width && p >= 0; f++) {
+        const at = numberAt[f];
+        if (at >= 0) {
+          const end = numberEnd[f];
+          if (input.length - p < end - at + 2) input = grow(input, p, end - at + 2);
+          if (f > 0) input[p++] = COMMA;
+          for (let j = at; j < end; j++) input[p++] = out[j];
+          continue;
+        }
         const cell = row[f];
         if (input.length - p < cell.length + 2) input = grow(input, p, cell.length + 2);
         if (f > 0) input[p++] = COMMA;
@@ -534,7 +569,16 @@ export class RecordValidator {
       if (i >= 0 && featureOf[i] < 0) featureOf[i] = f;
       else unmatched.push(f);
     });
-    this.encoding = { ...base, spec, featureOf, unmatched, row: base.names.map(() => '') };
+    this.encoding = {
+      ...base,
+      spec,
+      featureOf,
+      unmatched,
+      row: base.names.map(() => ''),
+      numberIsText: Uint8Array.from(base.names, (_, f) => (base.cells.numberIsText(f) ? 1 : 0)),
+      numberAt: new Int32Array(base.names.length).fill(-1),
+      numberEnd: new Int32Array(base.names.length),
+    };
     return this.encoding;
   }
 

@@ -160,8 +160,10 @@ export function inferenceAlarmNames(project: string): InferenceAlarmNames {
 }
 
 /**
- * The access log line: one JSON object per request. Every value is quoted, as in API Gateway's own JSON example:
- * a value that is not available is logged as `-`, which would break an unquoted number.
+ * The access log line's fields: one JSON object per request (see accessLogFormat). The error message is
+ * `messageString`, which API Gateway substitutes as a quoted, escaped JSON string: `$context.error.message` is
+ * substituted as it is, and the request validator's messages hold quotes (`[object has missing required
+ * properties (["records"])]`), which in a quoted value would end the string and break the line.
  */
 export const ACCESS_LOG_FIELDS: Readonly<Record<string, string>> = {
   requestId: '$context.requestId',
@@ -183,9 +185,25 @@ export const ACCESS_LOG_FIELDS: Readonly<Record<string, string>> = {
   userArn: '$context.identity.userArn',
   accountId: '$context.identity.accountId',
   errorType: '$context.error.responseType',
-  errorMessage: '$context.error.message',
+  errorMessage: '$context.error.messageString',
   xrayTraceId: '$context.xrayTraceId',
 };
+
+/** The variables API Gateway substitutes as quoted JSON strings: they stand in the format without quotes. */
+const QUOTED_BY_API_GATEWAY = new Set(['$context.error.messageString']);
+
+/**
+ * The stage's access log format for these fields: a JSON object with every value in quotes, as in API Gateway's
+ * own JSON example (a value that is not available is logged as `-`, which would break an unquoted number), except
+ * the variables API Gateway quotes itself.
+ */
+export function accessLogFormat(fields: Readonly<Record<string, string>> = ACCESS_LOG_FIELDS): string {
+  const members = Object.entries(fields).map(
+    ([name, variable]) =>
+      `${JSON.stringify(name)}:${QUOTED_BY_API_GATEWAY.has(variable) ? variable : JSON.stringify(variable)}`,
+  );
+  return `{${members.join(',')}}`;
+}
 
 /** Where Firehose delivers one endpoint variant's capture records, and where the records it cannot deliver go. */
 export function capturePrefixes(endpointName: string, variant: string): { capture: string; errors: string } {
@@ -368,7 +386,7 @@ export class InferenceApi extends Construct {
         throttlingRateLimit: rateLimit,
         throttlingBurstLimit: burstLimit,
         accessLogDestination: new apigw.LogGroupLogDestination(this.accessLogGroup),
-        accessLogFormat: apigw.AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
+        accessLogFormat: apigw.AccessLogFormat.custom(accessLogFormat()),
         tracingEnabled: true,
         metricsEnabled: true,
         loggingLevel,

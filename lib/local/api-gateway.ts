@@ -1496,11 +1496,18 @@ function compileAccessLogFormat(format: string): CompiledAccessLogFormat {
 /** What JSON.stringify may escape in a string: quotes, backslashes, controls, lone surrogates (any surrogate here). */
 const JSON_ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/;
 
-/** An access log line: every `$context.<name>` of the format, `-` for what is not known locally. */
+/**
+ * An access log line: every `$context.<name>` of the format, `-` for what is not known locally.
+ * `$context.error.messageString` is the error message as a quoted JSON string, as API Gateway substitutes it.
+ */
 export function renderAccessLog(format: string, values: Readonly<Record<string, string>>): string {
   const { literals, names } = compileAccessLogFormat(format);
   let line = literals[0];
   for (let i = 0; i < names.length; i++) {
+    if (names[i] === 'error.messageString') {
+      line += JSON.stringify(values['error.message'] ?? '-') + literals[i + 1];
+      continue;
+    }
     const v: unknown = values[names[i]] ?? '-';
     // Inside a JSON format the value sits in quotes: keep the line valid JSON. Most values need no escaping, and
     // anything but a string (a name such as `constructor` reaching Object.prototype) goes through JSON as before.

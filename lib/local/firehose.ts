@@ -4,6 +4,7 @@ import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { AwsOperation } from './aws-api-server';
 import type { Clock } from './clock';
 import { AwsApiError } from './errors';
+import { unsignedPayload } from './s3';
 import type { LocalTemplates, PseudoParameters } from './template';
 
 /**
@@ -525,12 +526,16 @@ export class LocalFirehose {
         const dimensions = { DeliveryStreamName: s.name };
         try {
           await this.s3.send(
-            new PutObjectCommand({
-              Bucket: s.bucket,
-              Key: key,
-              Body: body,
-              ...(s.kmsKeyArn ? { ServerSideEncryption: 'aws:kms' as const, SSEKMSKeyId: s.kmsKeyArn } : {}),
-            }),
+            unsignedPayload(
+              new PutObjectCommand({
+                Bucket: s.bucket,
+                Key: key,
+                Body: body,
+                ...(s.kmsKeyArn
+                  ? { ServerSideEncryption: 'aws:kms' as const, SSEKMSKeyId: s.kmsKeyArn }
+                  : {}),
+              }),
+            ),
           );
           this.delivered.records += b.chunks.length;
           this.delivered.objects++;

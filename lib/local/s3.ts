@@ -1,6 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { PutObjectCommand } from '@aws-sdk/client-s3';
+import { HttpRequest } from '@smithy/protocol-http';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 
 /**
@@ -249,4 +251,22 @@ export function toSqsEvent(
       };
     }),
   };
+}
+
+/**
+ * The command with its payload signed as UNSIGNED-PAYLOAD (SigV4's marker for a body outside the signature; the
+ * signer keeps an x-amz-content-sha256 header it finds), so that the SDK does not hash the body. For the local
+ * platform's own writes from its serving process (Data Capture files, Firehose objects): sent as a string with a
+ * payload hash, a 1.1 MB object blocked the event loop for 5 to 6 ms, against about 2.8 ms as bytes, unsigned.
+ */
+export function unsignedPayload(command: PutObjectCommand): PutObjectCommand {
+  command.middlewareStack.add(
+    (next) => (args) => {
+      if (HttpRequest.isInstance(args.request))
+        args.request.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+      return next(args);
+    },
+    { step: 'build', name: 'unsignedPayload' },
+  );
+  return command;
 }

@@ -306,8 +306,14 @@ const textArb = fc.oneof(
   fc.string({ maxLength: 6, unit: 'binary' }),
 );
 
+/** Numbers with a few decimals, as records mostly hold them (the encoder writes these digit by digit). */
+const shortDecimalArb = fc
+  .tuple(fc.integer({ min: -2_000_000_000, max: 2_000_000_000 }), fc.integer({ min: 0, max: 8 }))
+  .map(([n, k]) => n / 10 ** k);
+
 const valueArb: fc.Arbitrary<unknown> = fc.oneof(
   { arbitrary: textArb, weight: 4 },
+  { arbitrary: shortDecimalArb, weight: 2 },
   { arbitrary: fc.integer({ min: -5, max: 700 }), weight: 2 },
   { arbitrary: fc.double(), weight: 2 },
   { arbitrary: fc.double({ min: 0, max: 10_000, noNaN: true }), weight: 2 },
@@ -326,7 +332,8 @@ function validValueArb(f: FieldSchema, missingValues: readonly string[]): fc.Arb
     value = fc.oneof(n, n.map(String));
   } else if (f.type === 'number') {
     const n = fc.double({ min: lo, max: hi, noNaN: true });
-    value = fc.oneof(n, n.map(String), fc.integer({ min: Math.ceil(lo), max: Math.floor(hi) }));
+    const short = shortDecimalArb.filter((x) => x >= lo && x <= hi);
+    value = fc.oneof(n, n.map(String), fc.integer({ min: Math.ceil(lo), max: Math.floor(hi) }), short);
   } else if (f.type === 'boolean')
     value = fc.oneof(fc.boolean(), fc.constantFrom('true', 'False', 'TRUE', 'tRuE', '1', '0', 1, 0));
   else value = textArb;

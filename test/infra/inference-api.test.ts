@@ -5,7 +5,12 @@ import type { IConstruct } from 'constructs';
 import { hourPath } from '../../lambdas/handlers/drift-check';
 import { readProjectConfig } from '../../lib/config';
 import { DataLake } from '../../lib/constructs/data-lake';
-import { ACCESS_LOG_FIELDS, InferenceApi, type InferenceApiProps } from '../../lib/constructs/inference-api';
+import {
+  ACCESS_LOG_FIELDS,
+  accessLogFormat,
+  InferenceApi,
+  type InferenceApiProps,
+} from '../../lib/constructs/inference-api';
 import { PIPELINE_OUTPUTS } from '../../lib/stacks/pipeline-stack';
 import {
   build,
@@ -174,17 +179,25 @@ describe('InferenceApi in the pipeline stack (default config: realtime endpoint)
     const groupId = logicalId(inf.accessLogGroup);
     expect(setting.DestinationArn).toEqual({ 'Fn::GetAtt': [groupId, 'Arn'] });
     const format = setting.Format as string;
-    expect(JSON.parse(format)).toEqual(ACCESS_LOG_FIELDS);
-    // Every value quoted: a line stays valid JSON whatever API Gateway substitutes (`-` when unavailable).
-    const line = format.replace(/\$context\.[A-Za-z.]+/g, '-');
-    expect(Object.keys(JSON.parse(line) as Json)).toEqual(Object.keys(ACCESS_LOG_FIELDS));
+    expect(format).toBe(accessLogFormat());
     expect(ACCESS_LOG_FIELDS).toMatchObject({
       requestId: '$context.requestId',
       status: '$context.status',
       userArn: '$context.identity.userArn',
       integrationLatency: '$context.integration.latency',
-      errorMessage: '$context.error.message',
+      errorMessage: '$context.error.messageString',
     });
+    // Every value quoted but the error message, which API Gateway substitutes as a quoted JSON string: a line
+    // stays valid JSON whatever is substituted (`-` when unavailable; a validator message full of quotes).
+    expect(format).toContain('"errorMessage":$context.error.messageString,');
+    const message = '[object has missing required properties (["records"])]';
+    const line = format
+      .replace('$context.error.messageString', JSON.stringify(message))
+      .replace(/\$context\.[A-Za-z.]+/g, '-');
+    const parsed = JSON.parse(line) as Json;
+    expect(Object.keys(parsed)).toEqual(Object.keys(ACCESS_LOG_FIELDS));
+    expect(parsed.errorMessage).toBe(message);
+    expect(parsed.status).toBe('-');
     const group = resourcesOf(t, 'AWS::Logs::LogGroup')[groupId];
     expect(props(group).RetentionInDays).toBe(30);
     expect(group.DeletionPolicy).toBe('Delete');

@@ -1,15 +1,20 @@
 import { renderAccessLog } from '../../lib/local/api-gateway';
-import { ACCESS_LOG_FIELDS } from '../../lib/constructs/inference-api';
+import { accessLogFormat } from '../../lib/constructs/inference-api';
 
 /**
  * The local API Gateway renders access log lines from each stage's format parsed once (renderAccessLog): the lines
  * must be those of the format's every `$context.<name>` replaced in place, as it rendered them before.
  */
 
-/** The rendering as it was: a regular expression replace over the whole format for every line. */
+/**
+ * The rendering as it was: a regular expression replace over the whole format for every line (and
+ * `$context.error.messageString`, the message as a quoted JSON string, as API Gateway substitutes it).
+ */
 function reference(format: string, values: Readonly<Record<string, string>>): string {
   return format.replace(/\$context\.([A-Za-z0-9_.]+)/g, (_all, name: string) => {
-    const v = values[name.replace(/\.$/, '')] ?? '-';
+    const key = name.replace(/\.$/, '');
+    if (key === 'error.messageString') return JSON.stringify(values['error.message'] ?? '-');
+    const v = values[key] ?? '-';
     return JSON.stringify(v).slice(1, -1);
   });
 }
@@ -34,7 +39,9 @@ const VALUES: Readonly<Record<string, string>> = {
 
 const FORMATS: readonly string[] = [
   // What the inference API's stage deploys.
-  JSON.stringify(ACCESS_LOG_FIELDS),
+  accessLogFormat(),
+  // The message both ways, and messageString where a sentence ends.
+  '{"m":$context.error.messageString,"raw":"$context.error.message"} $context.error.messageString.',
   // CLF-like, a variable ending a sentence, names run together and repeated.
   '$context.identity.sourceIp - $context.identity.caller [$context.requestTime] "$context.httpMethod ' +
     '$context.resourcePath $context.protocol" $context.status $context.responseLength $context.requestId',
@@ -61,8 +68,12 @@ it('renders every format as the regular expression replace did', () => {
 });
 
 it('keeps a JSON format valid JSON whatever the values', () => {
-  const line = renderAccessLog(JSON.stringify(ACCESS_LOG_FIELDS), VALUES);
+  const line = renderAccessLog(accessLogFormat(), VALUES);
   const parsed = JSON.parse(line) as Record<string, string>;
+  expect(JSON.parse(renderAccessLog(accessLogFormat(), {}))).toMatchObject({
+    errorMessage: '-',
+    status: '-',
+  });
   expect(parsed.userAgent).toBe(VALUES['identity.userAgent']);
   expect(parsed.errorMessage).toBe(VALUES['error.message']);
   expect(parsed.xrayTraceId).toBe('-');

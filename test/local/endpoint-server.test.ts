@@ -5,7 +5,9 @@ import {
   ValidationError,
   type InvokeEndpointCommandInput,
 } from '@aws-sdk/client-sagemaker-runtime';
+import { HttpRequest } from '@smithy/protocol-http';
 import { parseCapture } from '../../lambdas/core/capture';
+import { createS3Client } from '../../lambdas/shared/clients';
 import { featureSpec } from '../../lambdas/core/encoding';
 import { parseDatasetSchema } from '../../lambdas/core/schema';
 import { CaptureWriter, type CaptureConfig } from '../../lib/local/capture';
@@ -453,6 +455,100 @@ describe('Data Capture', () => {
     const keys = await listKeys(s3.s3, BUCKET, 'auto/e/v/');
     expect(keys).toHaveLength(3);
     await small.close();
+  });
+
+  it('grows a file past its first buffer, reuses buffers without leftovers, and keeps a failed file for the next flush', async () => {
+    const client = createS3Client({ ...process.env, AWS_ENDPOINT_URL_S3: s3.local.endpoint });
+    let failNext = false;
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        if (failNext) {
+          failNext = false;
+          // Later than the next build of recorded invocations (a 0 ms timer).
+          await new Promise((r) => setTimeout(r, 20));
+          throw new Error('injected PutObject failure');
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'failOnce' },
+    );
+    const own = new CaptureWriter({ s3: client, clock, flushRecords: 100_000, flushMilliseconds: 0 });
+    const cfg = (dir: string) => capture({ destinationS3Uri: `s3://${BUCKET}/${dir}/` });
+    const send = (dir: string, from: number, n: number, width: number) => {
+      for (let i = from; i < from + n; i++)
+        own.record(
+          'e',
+          'v',
+          cfg(dir),
+          { contentType: 'text/csv', data: `${i},${'9'.repeat(width)}` },
+          { contentType: 'text/csv', data: 'é' },
+        );
+    };
+    const ids = async (dir: string) => {
+      const keys = await listKeys(s3.s3, BUCKET, `${dir}/e/v/`);
+      const lines = (await Promise.all(keys.map((k) => getText(s3.s3, BUCKET, k)))).flatMap((t) =>
+        t.trimEnd().split('\n'),
+      );
+      return lines.map((l) => {
+        const r = JSON.parse(l) as {
+          captureData: { endpointInput: { data: string }; endpointOutput: { data: string } };
+        };
+        expect(r.captureData.endpointOutput.data).toBe('é');
+        return Number(r.captureData.endpointInput.data.split(',')[0]);
+      });
+    };
+    // About 1.5 MB: several times the first buffer.
+    send('big', 0, 300, 5000);
+    await own.flush();
+    expect(await ids('big')).toEqual(Array.from({ length: 300 }, (_, i) => i));
+    // A small file next, in a reused (larger, dirty) buffer: exactly its own lines.
+    send('small', 0, 3, 10);
+    await own.flush();
+    expect(await ids('small')).toEqual([0, 1, 2]);
+    // A failed write: its records stay, ahead of those recorded (and built into a new file) while it was under way.
+    send('retry', 0, 5, 10);
+    failNext = true;
+    const failing = own.flush();
+    send('retry', 5, 4, 10);
+    await new Promise((r) => setTimeout(r, 5));
+    await expect(failing).rejects.toThrow('injected PutObject failure');
+    expect(own.stats()).toMatchObject({ pending: 9 });
+    await own.close();
+    client.destroy();
+    expect(await ids('retry')).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(await listKeys(s3.s3, BUCKET, 'retry/e/v/')).toHaveLength(1);
+  });
+
+  it('writes each file as bytes with an unsigned payload, so that the SDK does not hash it on the serving thread', async () => {
+    const client = createS3Client({ ...process.env, AWS_ENDPOINT_URL_S3: s3.local.endpoint });
+    const sent: Array<{ hash: string | undefined; body: unknown }> = [];
+    // After signing: what went over the wire.
+    client.middlewareStack.add(
+      (next) => (args) => {
+        if (HttpRequest.isInstance(args.request))
+          sent.push({ hash: args.request.headers['x-amz-content-sha256'], body: args.request.body });
+        return next(args);
+      },
+      { step: 'finalizeRequest', priority: 'low', name: 'recordSent' },
+    );
+    const own = new CaptureWriter({ s3: client, clock, flushMilliseconds: 0 });
+    const cfg = capture({ destinationS3Uri: `s3://${BUCKET}/unsigned/` });
+    own.record(
+      'e',
+      'v',
+      cfg,
+      { contentType: 'text/csv', data: 'é,1' },
+      { contentType: 'text/csv', data: '0.5' },
+    );
+    await own.close();
+    client.destroy();
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.hash).toBe('UNSIGNED-PAYLOAD');
+    expect(Buffer.isBuffer(sent[0]!.body)).toBe(true);
+    const [key] = await listKeys(s3.s3, BUCKET, 'unsigned/e/v/');
+    const text = await getText(s3.s3, BUCKET, key!);
+    expect(Buffer.from(text, 'utf8').equals(sent[0]!.body as Buffer)).toBe(true);
+    expect(JSON.parse(text).captureData.endpointInput.data).toBe('é,1');
   });
 });
 

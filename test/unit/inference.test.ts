@@ -295,6 +295,32 @@ describe('RecordValidator', () => {
   });
 });
 
+describe('RecordValidator.checkAndEncode', () => {
+  it('encodes a number whose cell is not its text as encodeRecords does: a missing value, a category, a boolean', () => {
+    const schema = parseDatasetSchema({
+      name: 'odd',
+      target: 'y',
+      missingValues: ['', '-1'],
+      fields: [
+        { name: 'amount', type: 'number' },
+        { name: 'size', type: 'string', constraints: { enum: ['10', '20', '30'] } },
+        { name: 'flag', type: 'boolean' },
+        { name: 'y', type: 'integer' },
+      ],
+    });
+    const spec = featureSpec(schema);
+    const records: InputRecord[] = [
+      { amount: -1, size: 20, flag: 1 },
+      { amount: 2.5, size: 30, flag: 0 },
+      { amount: 1e21, size: '10', flag: true },
+    ];
+    const expected = encodeRecords(spec, records);
+    expect(expected).toBe(',1,1\n2.5,2,0\n1e+21,0,1\n');
+    const validator = new RecordValidator(validationSchema(spec, schema));
+    expect(validator.checkAndEncode(records, spec)).toEqual({ errors: [], input: expected });
+  });
+});
+
 describe('encodeRecords', () => {
   it('spec column order; booleans 1/0 in any case; enum indices; missing, null and absent as empty cells', () => {
     expect(
