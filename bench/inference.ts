@@ -401,25 +401,25 @@ export async function inferenceBench(): Promise<InferenceBenchResult> {
   try {
     const endpointUrl = `${served.runtimeEndpoint}/endpoints/${encodeURIComponent(served.endpointName)}/invocations`;
     const runs: Array<InferenceBenchResult['runs'][number]> = [];
+    // Per batch size, what each path is sent: the API the records as JSON, the endpoint the same records as CSV.
+    const endpointHeaders = { 'content-type': 'text/csv', accept: 'text/csv' };
+    const inputs = BATCHES.map((batch) => {
+      const batchRecords = records(batch);
+      return {
+        batch,
+        body: JSON.stringify({ records: batchRecords }),
+        csv: encodeRecords(served.spec, batchRecords),
+      };
+    });
     // The API's path runs far more JavaScript than the endpoint's, and its CPU per request kept falling for
     // several seconds of load: each batch size gets INITIAL_WARMUP_SECONDS, half on each path, before anything is
     // measured.
-    for (const batch of BATCHES) {
-      const body = JSON.stringify({ records: records(batch) });
+    for (const { batch, body, csv } of inputs) {
       const common = { method: 'POST' as const, batch, connections: 1, seconds: INITIAL_WARMUP_SECONDS / 2 };
       await load(server, { ...common, ...(await signedPredict(served, body)), body });
-      await load(server, {
-        ...common,
-        url: endpointUrl,
-        headers: { 'content-type': 'text/csv', accept: 'text/csv' },
-        body: encodeRecords(served.spec, records(batch)),
-      });
+      await load(server, { ...common, url: endpointUrl, headers: endpointHeaders, body: csv });
     }
-    for (const batch of BATCHES) {
-      const batchRecords = records(batch);
-      const body = JSON.stringify({ records: batchRecords });
-      const csv = encodeRecords(served.spec, batchRecords);
-      const endpointHeaders = { 'content-type': 'text/csv', accept: 'text/csv' };
+    for (const { batch, body, csv } of inputs) {
       // Both paths must answer the same before their speed means anything.
       const api = await signedPredict(served, body);
       const viaApi = (await (
