@@ -696,21 +696,17 @@ export function decodePredictions(
 }
 
 /**
- * The usual answer of a binary or regression model, one plain number per line, decoded without splitting the
- * body into arrays of strings. Undefined for any other answer (a comma-joined batch, blank or padded lines,
- * unreadable values, the wrong count), which decodeLines decodes or words the error of.
+ * Visits the usual answer of a binary or regression model, one plain number per line, without splitting the
+ * body into arrays of strings: each value with its text's bounds. Returns the count, or undefined for any other
+ * answer (a comma-joined batch, blank or padded lines, unreadable values, the wrong count), which decodeLines
+ * decodes or words the error of.
  */
-function decodeScores(
-  spec: FeatureSpec,
+function visitScores(
   body: string,
-  threshold: number,
   expected: number | undefined,
-): Prediction[] | undefined {
-  const binary = spec.problem === 'binary';
-  const classes = targetClasses(spec);
-  const negative = classes?.[0] ?? '0';
-  const positive = classes?.[1] ?? '1';
-  const out: Prediction[] = [];
+  visit: (v: number, start: number, end: number) => void,
+): number | undefined {
+  let count = 0;
   for (let start = 0; start < body.length;) {
     let end = body.indexOf('\n', start);
     if (end < 0) end = body.length;
@@ -722,12 +718,89 @@ function decodeScores(
       const v = Number(body.slice(start, end));
       // NaN also when the line has a comma.
       if (!Number.isFinite(v)) return undefined;
-      out.push(binary ? { label: v >= threshold ? positive : negative, probability: v } : { value: v });
+      visit(v, start, end);
+      count++;
     }
     start = end + 1;
   }
-  if (expected !== undefined && out.length !== expected) return undefined;
-  return out;
+  if (expected !== undefined && count !== expected) return undefined;
+  return count;
+}
+
+function decodeScores(
+  spec: FeatureSpec,
+  body: string,
+  threshold: number,
+  expected: number | undefined,
+): Prediction[] | undefined {
+  const binary = spec.problem === 'binary';
+  const classes = targetClasses(spec);
+  const negative = classes?.[0] ?? '0';
+  const positive = classes?.[1] ?? '1';
+  const out: Prediction[] = [];
+  const count = visitScores(body, expected, (v) =>
+    out.push(binary ? { label: v >= threshold ? positive : negative, probability: v } : { value: v }),
+  );
+  return count === undefined ? undefined : out;
+}
+
+/** Whether text[start, end) is a number as JSON writes one: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+function isJsonNumber(text: string, start: number, end: number): boolean {
+  let i = start;
+  if (text.charCodeAt(i) === 45) i++;
+  const digits = (): boolean => {
+    const from = i;
+    while (i < end && text.charCodeAt(i) >= 48 && text.charCodeAt(i) <= 57) i++;
+    return i > from;
+  };
+  if (text.charCodeAt(i) === 48) i++;
+  else if (!digits()) return false;
+  if (i < end && text.charCodeAt(i) === 46) {
+    i++;
+    if (!digits()) return false;
+  }
+  if (i < end && (text.charCodeAt(i) | 32) === 101) {
+    i++;
+    if (i < end && (text.charCodeAt(i) === 43 || text.charCodeAt(i) === 45)) i++;
+    if (!digits()) return false;
+  }
+  return i === end;
+}
+
+/**
+ * The 200 body for the endpoint's answer: `JSON.stringify({ ...head, predictions: decodePredictions(...) })`
+ * in meaning, the same keys in the same order and the same numbers. For the usual binary or regression answer it
+ * is written straight from the answer's text: each number as the model wrote it when that is a JSON number
+ * (the same double to any JSON reader; zero as `0`, as JSON.stringify writes -0), so no prediction object is
+ * made and no number printed again. That was about 20 µs of a 100-record request's 34 for decoding and
+ * serializing. Throws ModelOutputError as decodePredictions does.
+ */
+export function predictResponseJson(
+  head: Omit<PredictResponse, 'predictions'>,
+  spec: FeatureSpec,
+  body: string,
+  threshold: number,
+  expected?: number,
+): string {
+  // The head as JSON.stringify writes it (predictions last): the text up to the empty list's `]}`.
+  const headJson = JSON.stringify({ ...head, predictions: [] }).slice(0, -2);
+  if (spec.problem !== 'multiclass') {
+    const classes = targetClasses(spec);
+    const binary = spec.problem === 'binary';
+    const negative = `{"label":${JSON.stringify(classes?.[0] ?? '0')},"probability":`;
+    const positive = `{"label":${JSON.stringify(classes?.[1] ?? '1')},"probability":`;
+    let json = headJson;
+    let first = true;
+    const count = visitScores(body, expected, (v, start, end) => {
+      const number =
+        v === 0 ? '0' : isJsonNumber(body, start, end) ? body.slice(start, end) : JSON.stringify(v);
+      const open = binary ? (v >= threshold ? positive : negative) : '{"value":';
+      json += first ? `${open}${number}}` : `,${open}${number}}`;
+      first = false;
+    });
+    if (count !== undefined) return `${json}]}`;
+  }
+  return JSON.stringify({ ...head, predictions: decodeLines(spec, body, threshold, expected) });
 }
 
 function decodeLines(

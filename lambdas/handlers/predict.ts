@@ -9,7 +9,6 @@ import {
   ENDPOINT_CAPTURE_CONTENT_TYPES,
   InferenceError,
   parsePredictRequest,
-  type PredictResponse,
 } from '../core/inference';
 import type { DatasetSchema } from '../core/schema';
 import { s3Client } from '../shared/clients';
@@ -124,20 +123,21 @@ export function createPredictHandler(env: PredictEnv, deps: PredictDeps): Predic
     }
   };
 
-  const predict = async (event: APIGatewayProxyEvent): Promise<PredictResponse> => {
+  /** The 200 body. */
+  const predict = async (event: APIGatewayProxyEvent): Promise<string> => {
     const records = parsePredictRequest(event.body, event.isBase64Encoded === true, env.maxBatchSize);
     // The API request id becomes the InferenceId, so a capture record leads back to the request's logs.
-    const scored = await scorer.score(records, event.requestContext?.requestId);
+    const scored = await scorer.scoreJson(records, event.requestContext?.requestId);
     if (env.captureStreamName !== undefined)
       await capture(scored.input, scored.output, scored.outputContentType, scored.inferenceId);
     metrics.addMetric('PredictionRecords', MetricUnit.Count, records.length);
-    return scored.response;
+    return scored.body;
   };
 
   return async (event, context) => {
     if (context) logger.addContext(context);
     try {
-      return respond(200, await predict(event));
+      return { statusCode: 200, headers: JSON_HEADERS, body: await predict(event) };
     } catch (e) {
       if (e instanceof InferenceError) {
         if (e.status === 400) metrics.addMetric('InvalidRequests', MetricUnit.Count, 1);

@@ -4,6 +4,7 @@ import {
   decodePredictions,
   InferenceError,
   ModelOutputError,
+  predictResponseJson,
   RecordValidator,
   validationSchema,
   type InputRecord,
@@ -41,8 +42,17 @@ export interface ScorerOptions {
   readonly onStaleError?: DeployedModelCacheOptions['onStaleError'];
 }
 
-export interface Scored {
+export interface Scored extends Invoked {
   readonly response: PredictResponse;
+}
+
+/** What `scoreJson` gives: the response as the API's 200 body. */
+export interface ScoredJson extends Invoked {
+  /** `JSON.stringify` of the response, in meaning (see predictResponseJson). */
+  readonly body: string;
+}
+
+interface Invoked {
   /** The model-input CSV sent (text/csv). */
   readonly input: string;
   /** The endpoint's answer and its content type, as received. */
@@ -101,6 +111,48 @@ export class Scorer {
    * before a model was ever read) is thrown as it is.
    */
   async score(records: readonly InputRecord[], inferenceId?: string): Promise<Scored> {
+    const { model, ...invoked } = await this.invoke(records, inferenceId);
+    const predictions = this.decode(() =>
+      decodePredictions(model.spec, invoked.output, this.options.threshold, records.length),
+    );
+    return {
+      response: {
+        modelVersion: model.modelVersion,
+        modelPackageArn: model.pointer.modelPackageArn,
+        predictions,
+      },
+      ...invoked,
+    };
+  }
+
+  /** As `score`, with the response as the API's JSON body, written without building it as objects first. */
+  async scoreJson(records: readonly InputRecord[], inferenceId?: string): Promise<ScoredJson> {
+    const { model, ...invoked } = await this.invoke(records, inferenceId);
+    const head = { modelVersion: model.modelVersion, modelPackageArn: model.pointer.modelPackageArn };
+    const body = this.decode(() =>
+      predictResponseJson(head, model.spec, invoked.output, this.options.threshold, records.length),
+    );
+    return { body, ...invoked };
+  }
+
+  /** The model's failure to answer one readable prediction per record is the model's error. */
+  private decode<T>(decode: () => T): T {
+    try {
+      return decode();
+    } catch (e) {
+      if (e instanceof ModelOutputError)
+        throw new InferenceError(
+          'model-error',
+          `the endpoint ${this.options.endpointName} answered: ${e.message}`,
+        );
+      throw e;
+    }
+  }
+
+  private async invoke(
+    records: readonly InputRecord[],
+    inferenceId: string | undefined,
+  ): Promise<Invoked & { model: DeployedModel }> {
     const { endpointName } = this.options;
     const model = await this.models.current();
     if (!model)
@@ -134,20 +186,8 @@ export class Scorer {
     } catch (e) {
       throw invokeError(endpointName, e);
     }
-    let predictions;
-    try {
-      predictions = decodePredictions(model.spec, output, this.options.threshold, records.length);
-    } catch (e) {
-      if (e instanceof ModelOutputError)
-        throw new InferenceError('model-error', `the endpoint ${endpointName} answered: ${e.message}`);
-      throw e;
-    }
     return {
-      response: {
-        modelVersion: model.modelVersion,
-        modelPackageArn: model.pointer.modelPackageArn,
-        predictions,
-      },
+      model,
       input,
       output,
       outputContentType,

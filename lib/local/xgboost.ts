@@ -659,6 +659,9 @@ const TREE_PARAM_BYTES = 148;
 const NODE_BYTES = 20;
 const NODE_STAT_BYTES = 16;
 const DEFAULT_LEFT = 0x80000000;
+const FEATURE_MASK = 0x7fffffff;
+/** Int32 words per node in LocalModel's packed node array. */
+const NODE_INTS = 4;
 
 /** The WebAssembly build knows the old names; the file says what SageMaker was asked for. */
 const TRAINED_AS: Partial<Record<XgbObjective, string>> = {
@@ -678,13 +681,13 @@ export class LocalModel {
     /** Class count (multi-class objectives only). */
     readonly numClass: number | undefined,
     private readonly baseScore: number,
+    /** Each tree's root: the offset of its node in `nodes`. */
     private readonly roots: Int32Array,
     private readonly treeGroup: Int32Array,
-    private readonly left: Int32Array,
-    private readonly right: Int32Array,
-    private readonly feature: Uint32Array,
-    private readonly defaultLeft: Uint8Array,
-    private readonly value: Float32Array,
+    /** NODE_INTS per node: see `deserialize`. */
+    private readonly nodes: Int32Array,
+    /** `nodes`' memory as float32: a node's split threshold or leaf value is at its offset + 3. */
+    private readonly values: Float32Array,
     private readonly bytes: Uint8Array,
   ) {
     this.outputs = numClass ?? 1;
@@ -751,16 +754,18 @@ export class LocalModel {
    */
   private margins(row: Float32Array, out: Float32Array): void {
     out.fill(this.baseScore);
-    const { left, right, feature, defaultLeft, value, roots, treeGroup } = this;
+    const { nodes, values, roots, treeGroup } = this;
     for (let t = 0; t < roots.length; t++) {
       let node = roots[t];
-      while (left[node] !== -1) {
-        const v = row[feature[node]];
-        // v !== v: NaN.
-        if (v !== v) node = defaultLeft[node] ? left[node] : right[node];
-        else node = v < value[node] ? left[node] : right[node];
+      let left: number;
+      while ((left = nodes[node]) !== -1) {
+        const split = nodes[node + 2];
+        const v = row[split & FEATURE_MASK];
+        // v !== v: NaN; a negative split word is XGBoost's default-left bit.
+        if (v !== v) node = split < 0 ? left : nodes[node + 1];
+        else node = v < values[node + 3] ? left : nodes[node + 1];
       }
-      out[treeGroup[t]] += value[node];
+      out[treeGroup[t]] += values[node + 3];
     }
   }
 
@@ -842,14 +847,14 @@ export class LocalModel {
         throw new ModelFormatError(`tree ${t}: bad output group`);
     }
     const roots = new Int32Array(numTrees);
-    const left = new Int32Array(totalNodes);
-    const right = new Int32Array(totalNodes);
-    const feature = new Uint32Array(totalNodes);
-    const defaultLeft = new Uint8Array(totalNodes);
-    const value = new Float32Array(totalNodes);
+    // One 16-byte record per node, [left, right, split, threshold or leaf value] (children as offsets in this
+    // array, -1 for a leaf; split = feature | XGBoost's default-left bit): a step down a tree reads one cache
+    // line instead of one in each of five arrays, which is most of a prediction's time.
+    const packed = new Int32Array(totalNodes * NODE_INTS);
+    const values = new Float32Array(packed.buffer);
     let base = 0;
     trees.forEach(({ nodes, at }, t) => {
-      roots[t] = base;
+      roots[t] = base * NODE_INTS;
       for (let j = 0; j < nodes; j++) {
         const p = at + j * NODE_BYTES;
         const cleft = dv.getInt32(p + 4, true);
@@ -862,11 +867,11 @@ export class LocalModel {
         const f = sindex & ~DEFAULT_LEFT;
         if (!leaf && f >= numFeatures)
           throw new ModelFormatError(`tree ${t}, node ${j}: feature out of range`);
-        left[base + j] = leaf ? -1 : base + cleft;
-        right[base + j] = leaf ? -1 : base + cright;
-        feature[base + j] = f >>> 0;
-        defaultLeft[base + j] = sindex & DEFAULT_LEFT ? 1 : 0;
-        value[base + j] = dv.getFloat32(p + 16, true);
+        const o = (base + j) * NODE_INTS;
+        packed[o] = leaf ? -1 : (base + cleft) * NODE_INTS;
+        packed[o + 1] = leaf ? -1 : (base + cright) * NODE_INTS;
+        packed[o + 2] = f | (sindex & DEFAULT_LEFT) | 0;
+        values[o + 3] = dv.getFloat32(p + 16, true);
       }
       base += nodes;
     });
@@ -877,11 +882,8 @@ export class LocalModel {
       baseScore,
       roots,
       treeGroup,
-      left,
-      right,
-      feature,
-      defaultLeft,
-      value,
+      packed,
+      values,
       bytes,
     );
   }

@@ -4,6 +4,7 @@ import {
   checkRecords,
   decodePredictions,
   encodeRecords,
+  predictResponseJson,
   InferenceError,
   ModelOutputError,
   RecordValidator,
@@ -448,7 +449,7 @@ describe('inference codec: fast paths equal the references', () => {
     );
   });
 
-  it('decodePredictions', () => {
+  it('decodePredictions, and predictResponseJson against JSON.stringify of its predictions', () => {
     const specs = [
       churnSpec,
       featureSpec(
@@ -483,6 +484,15 @@ describe('inference codec: fast paths equal the references', () => {
         '0.5\r',
         '-',
         'abc',
+        // JSON's number grammar against Number's: written as they are, or printed again.
+        '1e-05',
+        '1E+2',
+        '0.50',
+        '-0.0',
+        '-0.75',
+        '00.5',
+        '1.e5',
+        '0.30000000000000001',
       ),
     );
     const line = fc.oneof(
@@ -497,12 +507,27 @@ describe('inference codec: fast paths equal the references', () => {
       fc.property(
         fc.constantFrom(...specs),
         body,
-        fc.double({ min: 0, max: 1, noNaN: true }),
+        // Thresholds the fixed numbers hit exactly: a score at the threshold takes the positive label.
+        fc.oneof(fc.double({ min: 0, max: 1, noNaN: true }), fc.constantFrom(0.5, 0.25, 0.75)),
         fc.option(fc.nat({ max: 6 }), { nil: undefined }),
-        (spec, text, threshold, expected) => {
-          expect(outcome(() => decodePredictions(spec, text, threshold, expected))).toEqual(
-            outcome(() => referenceDecode(spec, text, threshold, expected)),
+        fc.constantFrom(
+          { modelVersion: '3', modelPackageArn: 'arn:aws:sagemaker:eu-west-1:1:model-package/g/3' },
+          { modelVersion: '"\\', modelPackageArn: '\u2028é' },
+        ),
+        (spec, text, threshold, expected, head) => {
+          const decoded = outcome(() => decodePredictions(spec, text, threshold, expected));
+          expect(decoded).toEqual(outcome(() => referenceDecode(spec, text, threshold, expected)));
+          // The same JSON value (same doubles, zero's sign too) with its keys in the same order, or the same error.
+          const fast = outcome(
+            () => JSON.parse(predictResponseJson(head, spec, text, threshold, expected)) as unknown,
           );
+          const slow = outcome(() =>
+            JSON.parse(
+              JSON.stringify({ ...head, predictions: decodePredictions(spec, text, threshold, expected) }),
+            ),
+          );
+          expect(fast).toEqual(slow);
+          expect(JSON.stringify(fast)).toBe(JSON.stringify(slow));
         },
       ),
       { seed: TEST_SEED, numRuns: 2000 },
