@@ -765,6 +765,20 @@ export function validateJsonSchema(schema: JsonSchema, value: unknown): string[]
   return c.accepts?.(value) === true ? [] : validateCompiled(c, value, '');
 }
 
+/**
+ * The request model's errors for a body text. A function of its own, not inline in the request handler: until V8
+ * optimizes an async function, its frame keeps a block's locals across a later `await` (checked with a WeakRef on
+ * Node 20), so the parsed body (about 40 KB of objects for 100 records) could live as long as the request's
+ * integration and be moved to the old generation by any young collection in that time.
+ */
+function bodyErrors(model: JsonSchema, text: string): string[] {
+  try {
+    return validateJsonSchema(model, JSON.parse(text));
+  } catch {
+    return ['Invalid JSON in request body'];
+  }
+}
+
 /** The quick check alone: whether the value is valid, or undefined when the schema has no quick check. */
 export function quickSchemaCheck(schema: JsonSchema, value: unknown): boolean | undefined {
   return compileSchema(schema).accepts?.(value);
@@ -1250,15 +1264,8 @@ export async function startApiGateway(options: ApiGatewayOptions): Promise<ApiGa
       if (method.validateBody) {
         const model = method.models[contentType] ?? method.models.$default;
         if (model) {
-          let parsed: unknown;
-          let errors: string[];
-          try {
-            text = body.toString('utf8');
-            parsed = JSON.parse(text);
-            errors = validateJsonSchema(model, parsed);
-          } catch {
-            errors = ['Invalid JSON in request body'];
-          }
+          text = body.toString('utf8');
+          const errors = bodyErrors(model, text);
           if (errors.length > 0) {
             errorMessage = `[${errors.join(', ')}]`;
             throw new GatewayResponse('BAD_REQUEST_BODY', 'Invalid request body');
