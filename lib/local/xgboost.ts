@@ -849,7 +849,7 @@ export class LocalModel {
     const roots = new Int32Array(numTrees);
     // One 16-byte record per node, [left, right, split, threshold or leaf value] (children as offsets in this
     // array, -1 for a leaf; split = feature | XGBoost's default-left bit): a step down a tree reads one cache
-    // line instead of one in each of five arrays, which is most of a prediction's time.
+    // line instead of one in each of five arrays.
     const packed = new Int32Array(totalNodes * NODE_INTS);
     const values = new Float32Array(packed.buffer);
     let base = 0;
