@@ -727,6 +727,12 @@ function visitScores(
   return count;
 }
 
+/** A binary model's labels, negative then positive: the spec's class names, or `0` and `1`. */
+function binaryLabels(spec: FeatureSpec): readonly [string, string] {
+  const classes = targetClasses(spec);
+  return [classes?.[0] ?? '0', classes?.[1] ?? '1'];
+}
+
 function decodeScores(
   spec: FeatureSpec,
   body: string,
@@ -734,9 +740,7 @@ function decodeScores(
   expected: number | undefined,
 ): Prediction[] | undefined {
   const binary = spec.problem === 'binary';
-  const classes = targetClasses(spec);
-  const negative = classes?.[0] ?? '0';
-  const positive = classes?.[1] ?? '1';
+  const [negative, positive] = binaryLabels(spec);
   const out: Prediction[] = [];
   const count = visitScores(body, expected, (v) =>
     out.push(binary ? { label: v >= threshold ? positive : negative, probability: v } : { value: v }),
@@ -782,14 +786,13 @@ export function predictResponseJson(
   threshold: number,
   expected?: number,
 ): string {
-  // The head as JSON.stringify writes it (predictions last): the text up to the empty list's `]}`.
-  const headJson = JSON.stringify({ ...head, predictions: [] }).slice(0, -2);
   if (spec.problem !== 'multiclass') {
-    const classes = targetClasses(spec);
     const binary = spec.problem === 'binary';
-    const negative = `{"label":${JSON.stringify(classes?.[0] ?? '0')},"probability":`;
-    const positive = `{"label":${JSON.stringify(classes?.[1] ?? '1')},"probability":`;
-    let json = headJson;
+    const [negative, positive] = binaryLabels(spec).map(
+      (l) => `{"label":${JSON.stringify(l)},"probability":`,
+    );
+    // The head as JSON.stringify writes it (predictions last): the text up to the empty list's `]}`.
+    let json = JSON.stringify({ ...head, predictions: [] }).slice(0, -2);
     let first = true;
     const count = visitScores(body, expected, (v, start, end) => {
       const number =
