@@ -43,6 +43,13 @@ import { sampleCsv } from '../lib/local/sample-data';
  * The direct path is what a direct caller of the endpoint does per request: it sends CSV it has already encoded
  * (the encoding cost is in the core figures) and the local endpoint does not check SigV4, so it is also unsigned;
  * the API path is signed by the caller and checked by the gateway.
+ *
+ * Requests cycle through `BENCH_DISTINCT_BATCHES` different batches of records (default 64), the same ones in the
+ * same order on both paths, as traffic does not repeat one batch. Sent the same batch over and over, the direct
+ * path's model got faster than any traffic would make it: the CPU's branch predictor learns the tree walks of
+ * those exact rows (scoring 100 rows took about 300 µs for one batch repeated and 380 µs for 64 batches in turn,
+ * measured alone), and the API path, with far more code between two predictions, keeps less of that. 1 sends
+ * one batch every time.
  */
 
 const DIRECTORY = path.join(__dirname, 'out', 'inference');
@@ -60,6 +67,12 @@ const LOADS = [
 const TARGET = { p50Ms: 1, p99Ms: 5 };
 /** Per batch size, half on each path, before the first measurement (the per-load warm-up comes on top). */
 const INITIAL_WARMUP_SECONDS = 10;
+
+/** One request of a load: requests cycle through a list of these. */
+interface Sent {
+  readonly headers: Record<string, string>;
+  readonly body: string;
+}
 
 export interface LoadFigures {
   readonly requests: number;
@@ -89,6 +102,8 @@ export interface InferenceBenchResult {
   readonly seconds: number;
   readonly rounds: number;
   readonly roundSeconds: number;
+  /** How many different batches each load's requests cycle through. */
+  readonly distinctBatches: number;
   readonly targets: ReadonlyArray<{ name: string; value: string; met: boolean }>;
 }
 
@@ -170,13 +185,12 @@ export interface Server {
   cpu(): Promise<number>;
 }
 
-async function load(
+export async function load(
   server: Server,
   options: {
     url: string;
     method: 'POST';
-    headers: Record<string, string>;
-    body: string;
+    requests: readonly Sent[];
     batch: number;
     seconds: number;
     connections: number;
@@ -203,8 +217,8 @@ async function load(
 interface LoadOptions {
   readonly url: string;
   readonly method: 'POST';
-  readonly headers: Record<string, string>;
-  readonly body: string;
+  /** Sent in turn, from the first again after the last. */
+  readonly requests: readonly Sent[];
   readonly seconds: number;
   readonly connections: number;
 }
@@ -224,10 +238,13 @@ interface Timings {
 async function paced(options: LoadOptions & { rate: number }): Promise<Timings> {
   const url = new URL(options.url);
   const agent = new http.Agent({ keepAlive: true, maxSockets: options.connections });
-  const headers = { ...options.headers, 'content-length': String(Buffer.byteLength(options.body)) };
+  const requests = options.requests.map((r) => ({
+    headers: { ...r.headers, 'content-length': String(Buffer.byteLength(r.body)) },
+    body: r.body,
+  }));
   const times: number[] = [];
   let errors = 0;
-  const one = () =>
+  const one = ({ headers, body }: (typeof requests)[number]) =>
     new Promise<void>((resolve) => {
       const t0 = performance.now();
       const req = http.request(
@@ -245,7 +262,7 @@ async function paced(options: LoadOptions & { rate: number }): Promise<Timings> 
         errors++;
         resolve();
       });
-      req.end(options.body);
+      req.end(body);
     });
   const interval = 1000 / options.rate;
   const total = Math.round(options.seconds * options.rate);
@@ -254,7 +271,7 @@ async function paced(options: LoadOptions & { rate: number }): Promise<Timings> 
   for (let i = 0; i < total; i++) {
     const wait = start + i * interval - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    sent.push(one());
+    sent.push(one(requests[i % requests.length]));
   }
   await Promise.all(sent);
   agent.destroy();
@@ -270,9 +287,8 @@ async function cannon(options: LoadOptions): Promise<Timings> {
     instance = autocannon(
       {
         url: options.url,
-        method: options.method,
-        headers: options.headers,
-        body: options.body,
+        // Each connection sends these in turn.
+        requests: options.requests.map((r) => ({ method: options.method, headers: r.headers, body: r.body })),
         connections: options.connections,
         duration: options.seconds,
       },
@@ -335,6 +351,15 @@ export async function signedPredict(
   return { url: url.href, headers };
 }
 
+/** signedPredict for each body: the one URL, and a request per body. */
+export async function signedPredicts(
+  s: Served,
+  bodies: readonly string[],
+): Promise<{ url: string; requests: Sent[] }> {
+  const signed = await Promise.all(bodies.map((body) => signedPredict(s, body)));
+  return { url: signed[0].url, requests: signed.map((x, i) => ({ headers: x.headers, body: bodies[i] })) };
+}
+
 /**
  * The CPUs the load generator and the serving child are pinned to (taskset), or undefined when that is off
  * (BENCH_PIN=0), impossible (one CPU, no taskset) or fails. Left to the scheduler, the two processes of a 2-core
@@ -395,6 +420,9 @@ export async function inferenceBench(): Promise<InferenceBenchResult> {
   // Each load (its connections, its rate) is warmed for this long per path before it is measured.
   const warmup = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
   if (!(Number.isInteger(rounds) && rounds >= 1)) throw new Error(`BENCH_ROUNDS must be >= 1, got ${rounds}`);
+  const distinct = Number(process.env.BENCH_DISTINCT_BATCHES ?? 64);
+  if (!(Number.isInteger(distinct) && distinct >= 1))
+    throw new Error(`BENCH_DISTINCT_BATCHES must be >= 1, got ${distinct}`);
   const codec = codecBench();
   const server = await startServer();
   const { child, served } = server;
@@ -404,48 +432,50 @@ export async function inferenceBench(): Promise<InferenceBenchResult> {
     // Per batch size, what each path is sent: the API the records as JSON, the endpoint the same records as CSV.
     const endpointHeaders = { 'content-type': 'text/csv', accept: 'text/csv' };
     const inputs = BATCHES.map((batch) => {
-      const batchRecords = records(batch);
+      const batches = Array.from({ length: distinct }, (_, i) => records(batch, 100 + i));
       return {
         batch,
-        body: JSON.stringify({ records: batchRecords }),
-        csv: encodeRecords(served.spec, batchRecords),
+        bodies: batches.map((b) => JSON.stringify({ records: b })),
+        endpoint: {
+          url: endpointUrl,
+          requests: batches.map((b) => ({ headers: endpointHeaders, body: encodeRecords(served.spec, b) })),
+        },
       };
     });
     // The API's path runs far more JavaScript than the endpoint's, and its CPU per request kept falling for
     // several seconds of load: each batch size gets INITIAL_WARMUP_SECONDS, half on each path, before anything is
     // measured.
-    for (const { batch, body, csv } of inputs) {
+    for (const { batch, bodies, endpoint } of inputs) {
       const common = { method: 'POST' as const, batch, connections: 1, seconds: INITIAL_WARMUP_SECONDS / 2 };
-      await load(server, { ...common, ...(await signedPredict(served, body)), body });
-      await load(server, { ...common, url: endpointUrl, headers: endpointHeaders, body: csv });
+      await load(server, { ...common, ...(await signedPredicts(served, bodies)) });
+      await load(server, { ...common, ...endpoint });
     }
-    for (const { batch, body, csv } of inputs) {
-      // Both paths must answer the same before their speed means anything.
-      const api = await signedPredict(served, body);
-      const viaApi = (await (
-        await fetch(api.url, { method: 'POST', headers: api.headers, body })
-      ).json()) as PredictResponse;
-      const direct = await (
-        await fetch(endpointUrl, { method: 'POST', headers: endpointHeaders, body: csv })
-      ).text();
-      const expected = decodePredictions(served.spec, direct, served.threshold, batch);
-      if (JSON.stringify(viaApi.predictions) !== JSON.stringify(expected))
-        throw new Error(
-          `the API and the endpoint disagree for batch ${batch}: ${JSON.stringify(viaApi).slice(0, 300)}`,
-        );
+    for (const { batch, bodies, endpoint } of inputs) {
+      // Both paths must answer the same, for every batch sent, before their speed means anything.
+      const api = await signedPredicts(served, bodies);
+      for (let i = 0; i < bodies.length; i++) {
+        const viaApi = (await (
+          await fetch(api.url, { method: 'POST', ...api.requests[i] })
+        ).json()) as PredictResponse;
+        const direct = await (await fetch(endpoint.url, { method: 'POST', ...endpoint.requests[i] })).text();
+        const expected = decodePredictions(served.spec, direct, served.threshold, batch);
+        if (JSON.stringify(viaApi.predictions) !== JSON.stringify(expected))
+          throw new Error(
+            `the API and the endpoint disagree for batch ${batch} #${i}: ${JSON.stringify(viaApi).slice(0, 300)}`,
+          );
+      }
       for (const { load: kind, connections, rate } of LOADS) {
         const common = { method: 'POST' as const, batch, connections, rate };
-        const endpoint = { ...common, url: endpointUrl, headers: endpointHeaders, body: csv };
         // Warm both paths (JIT, connections), then measure in alternating rounds, API first: each figure is the
         // median over the rounds, so one burst of another job on this shared machine does not decide it.
-        await load(server, { ...common, ...api, body, seconds: warmup });
-        await load(server, { ...endpoint, seconds: warmup });
+        await load(server, { ...common, ...api, seconds: warmup });
+        await load(server, { ...common, ...endpoint, seconds: warmup });
         const apiRounds: LoadFigures[] = [];
         const endpointRounds: LoadFigures[] = [];
         for (let round = 0; round < rounds; round++) {
-          const signedNow = await signedPredict(served, body);
-          apiRounds.push(await load(server, { ...common, ...signedNow, body, seconds }));
-          endpointRounds.push(await load(server, { ...endpoint, seconds }));
+          const signedNow = await signedPredicts(served, bodies);
+          apiRounds.push(await load(server, { ...common, ...signedNow, seconds }));
+          endpointRounds.push(await load(server, { ...common, ...endpoint, seconds }));
         }
         runs.push({
           batch,
@@ -473,7 +503,15 @@ export async function inferenceBench(): Promise<InferenceBenchResult> {
       ]);
     const errors = runs.reduce((n, r) => n + r.api.errors + r.endpoint.errors, 0);
     targets.push({ name: 'no failed request', value: String(errors), met: errors === 0 });
-    return { codec, runs, seconds: (performance.now() - t0) / 1000, rounds, roundSeconds: seconds, targets };
+    return {
+      codec,
+      runs,
+      seconds: (performance.now() - t0) / 1000,
+      rounds,
+      roundSeconds: seconds,
+      distinctBatches: distinct,
+      targets,
+    };
   } finally {
     child.stdin!.end();
     await new Promise((r) => child.once('exit', r));
@@ -502,6 +540,7 @@ export function printInferenceBench(r: InferenceBenchResult): void {
   lines.push(
     `  sequential = 1 connection; fixed-rate = ${FIXED_RATE} requests/s evenly spaced, over up to ${CONNECTIONS} connections; max = as fast as ${CONNECTIONS} connections go.`,
     `  each figure: the median of ${r.rounds} rounds of ${r.roundSeconds} s per path (API and endpoint alternating).`,
+    `  requests cycle through ${r.distinctBatches} different batches of records, the same on both paths.`,
     `  ${r.seconds.toFixed(0)} s in all; load average at the end ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores.`,
   );
   for (const t of r.targets) lines.push(`  ${t.met ? 'met ' : 'MISS'} ${t.name}: ${t.value}`);

@@ -697,14 +697,14 @@ export function decodePredictions(
 
 /**
  * Visits the usual answer of a binary or regression model, one plain number per line, without splitting the
- * body into arrays of strings: each value with its text's bounds. Returns the count, or undefined for any other
- * answer (a comma-joined batch, blank or padded lines, unreadable values, the wrong count), which decodeLines
- * decodes or words the error of.
+ * body into arrays of strings: `visit` gets each line's bounds and says whether it reads the line. Returns the
+ * count, or undefined for any other answer (a comma-joined batch, blank or padded lines, a line `visit` does not
+ * read, the wrong count), which decodeLines decodes or words the error of.
  */
 function visitScores(
   body: string,
   expected: number | undefined,
-  visit: (v: number, start: number, end: number) => void,
+  visit: (start: number, end: number) => boolean,
 ): number | undefined {
   let count = 0;
   for (let start = 0; start < body.length;) {
@@ -715,10 +715,7 @@ function visitScores(
       // A line that starts with a digit, sign or point is not blank, and Number ignores the same surrounding
       // white space as trim, so Number reads it as parseLine reads its one cell.
       if (!((c >= 48 && c <= 57) || c === 45 || c === 43 || c === 46)) return undefined;
-      const v = Number(body.slice(start, end));
-      // NaN also when the line has a comma.
-      if (!Number.isFinite(v)) return undefined;
-      visit(v, start, end);
+      if (!visit(start, end)) return undefined;
       count++;
     }
     start = end + 1;
@@ -742,9 +739,13 @@ function decodeScores(
   const binary = spec.problem === 'binary';
   const [negative, positive] = binaryLabels(spec);
   const out: Prediction[] = [];
-  const count = visitScores(body, expected, (v) =>
-    out.push(binary ? { label: v >= threshold ? positive : negative, probability: v } : { value: v }),
-  );
+  const count = visitScores(body, expected, (start, end) => {
+    const v = Number(body.slice(start, end));
+    // NaN also when the line has a comma.
+    if (!Number.isFinite(v)) return false;
+    out.push(binary ? { label: v >= threshold ? positive : negative, probability: v } : { value: v });
+    return true;
+  });
   return count === undefined ? undefined : out;
 }
 
@@ -752,32 +753,32 @@ function decodeScores(
 function isJsonNumber(text: string, start: number, end: number): boolean {
   let i = start;
   if (text.charCodeAt(i) === 45) i++;
-  const digits = (): boolean => {
-    const from = i;
-    while (i < end && text.charCodeAt(i) >= 48 && text.charCodeAt(i) <= 57) i++;
-    return i > from;
-  };
   if (text.charCodeAt(i) === 48) i++;
-  else if (!digits()) return false;
-  if (i < end && text.charCodeAt(i) === 46) {
-    i++;
-    if (!digits()) return false;
-  }
+  else if ((i = digitsEnd(text, i, end)) < 0) return false;
+  if (i < end && text.charCodeAt(i) === 46 && (i = digitsEnd(text, i + 1, end)) < 0) return false;
   if (i < end && (text.charCodeAt(i) | 32) === 101) {
     i++;
     if (i < end && (text.charCodeAt(i) === 43 || text.charCodeAt(i) === 45)) i++;
-    if (!digits()) return false;
+    if ((i = digitsEnd(text, i, end)) < 0) return false;
   }
   return i === end;
 }
 
 /**
+ * Where the digits from text[i] end, or -1 when there is none. A function of its own rather than a closure in
+ * isJsonNumber, which runs once per prediction: a closure per call was about 18 µs of a 100-record request
+ * under tsx, which names every function it creates (keepNames).
+ */
+function digitsEnd(text: string, i: number, end: number): number {
+  const from = i;
+  while (i < end && text.charCodeAt(i) >= 48 && text.charCodeAt(i) <= 57) i++;
+  return i > from ? i : -1;
+}
+
+/**
  * The 200 body for the endpoint's answer: `JSON.stringify({ ...head, predictions: decodePredictions(...) })`
  * in meaning, the same keys in the same order and the same numbers. For the usual binary or regression answer it
- * is written straight from the answer's text: each number as the model wrote it when that is a JSON number
- * (the same double to any JSON reader; zero as `0`, as JSON.stringify writes -0), so no prediction object is
- * made and no number printed again. That was about 20 µs of a 100-record request's 34 for decoding and
- * serializing. Throws ModelOutputError as decodePredictions does.
+ * is written straight from the answer's text (scoresJson). Throws ModelOutputError as decodePredictions does.
  */
 export function predictResponseJson(
   head: Omit<PredictResponse, 'predictions'>,
@@ -786,24 +787,129 @@ export function predictResponseJson(
   threshold: number,
   expected?: number,
 ): string {
-  if (spec.problem !== 'multiclass') {
-    const binary = spec.problem === 'binary';
-    const [negative, positive] = binaryLabels(spec).map(
-      (l) => `{"label":${JSON.stringify(l)},"probability":`,
-    );
-    // The head as JSON.stringify writes it (predictions last): the text up to the empty list's `]}`.
-    let json = JSON.stringify({ ...head, predictions: [] }).slice(0, -2);
-    let first = true;
-    const count = visitScores(body, expected, (v, start, end) => {
-      const number =
-        v === 0 ? '0' : isJsonNumber(body, start, end) ? body.slice(start, end) : JSON.stringify(v);
-      const open = binary ? (v >= threshold ? positive : negative) : '{"value":';
-      json += first ? `${open}${number}}` : `,${open}${number}}`;
-      first = false;
-    });
-    if (count !== undefined) return `${json}]}`;
+  const json = spec.problem === 'multiclass' ? undefined : scoresJson(head, spec, body, threshold, expected);
+  return json ?? JSON.stringify({ ...head, predictions: decodeLines(spec, body, threshold, expected) });
+}
+
+/** The bytes of the last 200 body (reused: see scoresJson). */
+let responseBytes: Uint8Array = new Uint8Array(8 * 1024);
+/** 10^0 to 10^22: every power of ten a double holds exactly. */
+const EXACT_POWERS = Array.from({ length: 23 }, (_, i) => 10 ** i);
+/** How close (relative) an approximate score may be to the threshold before its exact value is read. */
+const NEAR_THRESHOLD = 1e-9;
+
+/**
+ * predictResponseJson for a binary or regression answer, one number per line; undefined for any other answer
+ * (a comma-joined batch, blank or padded lines, unreadable values, the wrong count), which decodeLines decodes
+ * or words the error of. Each number is written as the model wrote it when that is a JSON number (the same
+ * double to any JSON reader; zero as `0`, as JSON.stringify writes -0), else as JSON.stringify writes it.
+ *
+ * The body is written as bytes into a buffer kept between calls and made a string once, and a score that is a
+ * JSON number is compared with the threshold by its approximate value (approximateDecimal), its exact value
+ * (Number of its text) being read only when the two are within NEAR_THRESHOLD. Slicing each number's text,
+ * reading it with Number and concatenating strings made about 20 KB of garbage per 100 scores.
+ */
+function scoresJson(
+  head: Omit<PredictResponse, 'predictions'>,
+  spec: FeatureSpec,
+  body: string,
+  threshold: number,
+  expected: number | undefined,
+): string | undefined {
+  const binary = spec.problem === 'binary';
+  const opens = binaryLabels(spec).map((l) => `{"label":${JSON.stringify(l)},"probability":`);
+  // The head as JSON.stringify writes it (predictions last): the text up to the empty list's `]}`.
+  const headText = JSON.stringify({ ...head, predictions: [] }).slice(0, -2);
+  const [negative, positive, headBytes] = [...opens, headText].map((t) => encoder.encode(t));
+  const value = encoder.encode('{"value":');
+  // Bytes as many as characters: ASCII, which the scores are too.
+  const ascii =
+    headBytes.length === headText.length &&
+    negative.length === opens[0].length &&
+    positive.length === opens[1].length;
+  let out = responseBytes;
+  if (out.length < headBytes.length + 2) out = grow(out, 0, headBytes.length + 2);
+  out.set(headBytes);
+  let o = headBytes.length;
+  let first = true;
+  const count = visitScores(body, expected, (start, end) => {
+    const json = isJsonNumber(body, start, end);
+    let v = json ? approximateDecimal(body, start, end) : Number.NaN;
+    if (
+      !(v === v) ||
+      (binary && Math.abs(v - threshold) <= NEAR_THRESHOLD * Math.max(1, Math.abs(threshold)))
+    )
+      v = Number(body.slice(start, end));
+    // NaN also when the line has a comma.
+    if (!Number.isFinite(v)) return false;
+    const open = binary ? (v >= threshold ? positive : negative) : value;
+    const text = v === 0 ? '0' : json ? undefined : JSON.stringify(v);
+    const need = open.length + (text?.length ?? end - start) + 2;
+    if (out.length - o < need) out = grow(out, o, need);
+    if (!first) out[o++] = COMMA;
+    first = false;
+    for (let j = 0; j < open.length; j++) out[o++] = open[j];
+    if (text !== undefined) o = putAscii(out, o, text);
+    else for (let j = start; j < end; j++) out[o++] = body.charCodeAt(j);
+    out[o++] = 125; // }
+    return true;
+  });
+  if (count === undefined) return undefined;
+  if (out.length - o < 2) out = grow(out, o, 2);
+  out[o++] = 93; // ]
+  out[o++] = 125; // }
+  const json = ascii ? asciiText(out, o) : Buffer.from(out.buffer, out.byteOffset, o).toString('utf8');
+  responseBytes = out.length > KEPT_BYTES ? new Uint8Array(8 * 1024) : out;
+  return json;
+}
+
+/**
+ * The value of a JSON number's text[start, end) to within about 1e-15 (relative), or NaN when its magnitude is
+ * beyond 1e±290, where only Number can say (it may overflow, or underflow to zero). Exactly ±0 when its digits
+ * are all zeros. Its first 17 significant digits as an integer, scaled by a power of ten.
+ */
+export function approximateDecimal(text: string, start: number, end: number): number {
+  let i = start;
+  const negative = text.charCodeAt(i) === 45;
+  if (negative) i++;
+  let digits = 0;
+  let kept = 0;
+  // value = digits * 10^scale
+  let scale = 0;
+  let point = false;
+  for (; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46) {
+      point = true;
+    } else if (c < 48 || c > 57) {
+      break;
+    } else if (kept === 0 && c === 48) {
+      if (point) scale--;
+    } else if (kept < 17) {
+      digits = digits * 10 + (c - 48);
+      kept++;
+      if (point) scale--;
+    } else if (!point) {
+      scale++;
+    }
   }
-  return JSON.stringify({ ...head, predictions: decodeLines(spec, body, threshold, expected) });
+  if (i < end) {
+    // An exponent: `e`, an optional sign, digits.
+    const sign = text.charCodeAt(++i);
+    const minus = sign === 45;
+    if (minus || sign === 43) i++;
+    let exponent = 0;
+    for (; i < end && exponent <= 1000; i++) exponent = exponent * 10 + (text.charCodeAt(i) - 48);
+    scale += minus ? -exponent : exponent;
+  }
+  if (digits === 0) return negative ? -0 : 0;
+  if (Math.abs(scale + kept) > 290) return Number.NaN;
+  const magnitude = scale >= 0 ? digits * power10(scale) : digits / power10(-scale);
+  return negative ? -magnitude : magnitude;
+}
+
+function power10(k: number): number {
+  return k < EXACT_POWERS.length ? EXACT_POWERS[k] : 10 ** k;
 }
 
 function decodeLines(

@@ -6,27 +6,26 @@ import {
   type SageMakerRuntimeClientConfig,
 } from '@aws-sdk/client-sagemaker-runtime';
 import { getEndpointFromInstructions } from '@smithy/core/endpoints';
-import { HttpRequest } from '@smithy/protocol-http';
-import { SignatureV4 } from '@smithy/signature-v4';
 import { backoffMs, isRetryable, isThrottling, sleep } from './retry';
+import { RequestSigner, type SigningCredentials } from './sigv4';
 
 /**
  * Calling InvokeEndpoint. Two implementations of one small interface:
  *
  * - `sdkInvoker`: the SDK's SageMakerRuntimeClient, as it is (lib/client's EndpointClient, tests).
- * - `SignedInvoker`: what the inference Lambda uses. It is the same request, signed by the same signer the SDK
- *   uses (@smithy/signature-v4), with the SDK's own credential chain and endpoint rules (resolved once per
- *   process through an SDK client's configuration), sent over a keep-alive agent. What it leaves out is the SDK's
- *   per-request middleware stack: serialization through the service schema, endpoint rule evaluation, user agent
- *   assembly, retry bookkeeping and response deserialization. Measured per call, that stack cost 0.2 to 0.3 ms of
- *   CPU on top of a plain signed request (README, Performance), which on a Lambda with a fraction of a vCPU
- *   becomes latency on every prediction. The parts of the SDK that matter here are kept as behaviour and tested
- *   against the local endpoint server and a faulty proxy: retries with full-jitter backoff on throttling, 5XX
- *   and broken connections (standard mode's rules, lambdas/shared/retry.ts), the restJson1 error shape (name from
- *   `x-amzn-ErrorType`, `Message`, ModelError's `OriginalStatusCode`/`OriginalMessage`/`LogStreamArn`,
- *   `$metadata.httpStatusCode`), and a socket timeout. Left out, deliberately: the SDK's clock-skew correction
- *   (Lambda's clock is kept in sync) and its client-wide retry quota (at most `maxAttempts` per call, 2 in the
- *   Lambda, bounds the retries already).
+ * - `SignedInvoker`: what the inference Lambda uses. It is the same request with the same signature the SDK's signer
+ *   (@smithy/signature-v4) gives it (RequestSigner, tested against that signer), with the SDK's own credential chain
+ *   and endpoint rules (resolved once per process through an SDK client's configuration), sent over a keep-alive
+ *   agent. What it leaves out is the SDK's per-request middleware stack: serialization through the service schema,
+ *   endpoint rule evaluation, user agent assembly, retry bookkeeping and response deserialization. Measured per
+ *   call, that stack cost 0.2 to 0.3 ms of CPU on top of a plain signed request (README, Performance), which on a
+ *   Lambda with a fraction of a vCPU becomes latency on every prediction. The parts of the SDK that matter here are
+ *   kept as behaviour and tested against the local endpoint server and a faulty proxy: retries with full-jitter
+ *   backoff on throttling, 5XX and broken connections (standard mode's rules, lambdas/shared/retry.ts), the
+ *   restJson1 error shape (name from `x-amzn-ErrorType`, `Message`, ModelError's
+ *   `OriginalStatusCode`/`OriginalMessage`/`LogStreamArn`, `$metadata.httpStatusCode`), and a socket timeout. Left
+ *   out, deliberately: the SDK's clock-skew correction (Lambda's clock is kept in sync) and its client-wide retry
+ *   quota (at most `maxAttempts` per call, 2 in the Lambda, bounds the retries already).
  */
 
 export interface InvokeRequest {
@@ -134,7 +133,9 @@ const BACKOFF_CAP_MS = 20_000;
 
 interface Resolved {
   readonly url: URL;
-  readonly signer: SignatureV4;
+  readonly signer: RequestSigner;
+  /** The client's credential provider (memoised, refreshed before expiry). */
+  readonly credentials: () => Promise<SigningCredentials>;
   readonly agent: http.Agent;
   readonly send: typeof http.request;
 }
@@ -197,18 +198,17 @@ export class SignedInvoker implements EndpointInvoker {
       );
       const url = new URL(endpoint.url.href);
       const region = await config.region();
-      const signer = new SignatureV4({
-        credentials: config.credentials,
-        region,
-        service: 'sagemaker',
-        sha256: config.sha256,
-        uriEscapePath: true,
-      });
+      const signer = new RequestSigner(region, 'sagemaker');
+      const provider = config.credentials as unknown;
+      const credentials =
+        typeof provider === 'function'
+          ? (provider as () => Promise<SigningCredentials>)
+          : async () => provider as SigningCredentials;
       const secure = url.protocol === 'https:';
       const agent = secure
         ? new https.Agent({ keepAlive: true, maxSockets: 50 })
         : new http.Agent({ keepAlive: true, maxSockets: 50 });
-      return { url, signer, agent, send: secure ? https.request : http.request };
+      return { url, signer, credentials, agent, send: secure ? https.request : http.request };
     })();
     // A failed resolution (no region, say) is retried on the next call rather than cached.
     this.resolved.catch(() => (this.resolved = undefined));
@@ -225,16 +225,9 @@ export class SignedInvoker implements EndpointInvoker {
       'content-length': String(request.body.byteLength),
     };
     if (request.inferenceId !== undefined) headers['x-amzn-sagemaker-inference-id'] = request.inferenceId;
-    const signed = await r.signer.sign(
-      new HttpRequest({
-        method: 'POST',
-        protocol: r.url.protocol,
-        hostname: r.url.hostname,
-        ...(r.url.port !== '' ? { port: Number(r.url.port) } : {}),
-        path,
-        headers,
-        body: request.body,
-      }),
+    const signed = r.signer.sign(
+      { method: 'POST', path, headers, body: request.body },
+      await r.credentials(),
     );
     return new Promise<InvokeResult>((resolve, reject) => {
       const req = r.send(
@@ -244,7 +237,7 @@ export class SignedInvoker implements EndpointInvoker {
           port: r.url.port,
           method: 'POST',
           path,
-          headers: signed.headers,
+          headers: signed,
           agent: r.agent,
           timeout: this.socketTimeoutMs,
         },

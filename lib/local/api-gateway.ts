@@ -1,6 +1,7 @@
 import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { canonicalPath, escapeUri } from '../../lambdas/shared/sigv4';
 import { listenOnLoopback, readRequestBody } from './aws-api-server';
 import type { LocalTemplates } from './template';
 
@@ -797,23 +798,6 @@ export interface LocalCredentials {
   readonly sessionToken?: string;
 }
 
-/** RFC 3986 encoding, as SigV4 canonical requests use it. */
-function escapeUri(s: string): string {
-  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
-
-/** The canonical URI of a non-S3 service: normalized, then each segment URI-encoded (again). */
-function canonicalPath(path: string): string {
-  const segments: string[] = [];
-  for (const s of path.split('/')) {
-    if (s === '' || s === '.') continue;
-    if (s === '..') segments.pop();
-    else segments.push(s);
-  }
-  const normalized = `/${segments.join('/')}${segments.length > 0 && path.endsWith('/') ? '/' : ''}`;
-  return escapeUri(normalized).replace(/%2F/g, '/');
-}
-
 function canonicalQuery(query: string): string {
   if (query === '') return '';
   const pairs = query
@@ -1386,8 +1370,9 @@ export async function startApiGateway(options: ApiGatewayOptions): Promise<ApiGa
           502,
         );
       }
-      const out =
-        proxy.isBase64Encoded === true ? Buffer.from(proxy.body, 'base64') : Buffer.from(proxy.body, 'utf8');
+      // A text body is written as it is (no copy into a buffer first); its length is counted in bytes.
+      const out = proxy.isBase64Encoded === true ? Buffer.from(proxy.body, 'base64') : proxy.body;
+      const outLength = typeof out === 'string' ? Buffer.byteLength(out, 'utf8') : out.length;
       const responseHeaders: Record<string, string | string[]> = { 'Content-Type': 'application/json' };
       for (const [k, v] of Object.entries(proxy.multiValueHeaders ?? {})) responseHeaders[k] = v.map(String);
       for (const [k, v] of Object.entries(proxy.headers ?? {})) responseHeaders[k] = String(v);
@@ -1395,8 +1380,8 @@ export async function startApiGateway(options: ApiGatewayOptions): Promise<ApiGa
       const typeKeys = Object.keys(responseHeaders).filter((k) => k.toLowerCase() === 'content-type');
       if (typeKeys.length > 1) delete responseHeaders['Content-Type'];
       status = proxy.statusCode;
-      responseLength = out.length;
-      res.writeHead(status, { ...responseHeaders, ...common, 'Content-Length': out.length });
+      responseLength = outLength;
+      res.writeHead(status, { ...responseHeaders, ...common, 'Content-Length': outLength });
       res.end(out);
     } catch (e) {
       let g: GatewayResponse;

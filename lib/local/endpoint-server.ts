@@ -120,17 +120,38 @@ export class ContainerError extends Error {
  * Parses a text/csv payload as the XGBoost container does: the payload is stripped, split on newlines and
  * commas, an empty cell is NaN (missing), anything else must be a Python float; ragged rows are an error (numpy
  * refuses them). Throws ContainerError 415 with the container's message.
+ *
+ * One pass over the text, with no string made for a cell that is a plain decimal (what an encoder writes); any
+ * other cell goes through Python's float rules. Splitting, then a trim, a regular expression and two replaces
+ * per cell, was the largest source of the serving process's garbage.
  */
 export function parseCsvPayload(text: string): number[][] {
-  const lines = text.trim().split('\n');
-  const rows = lines.map((line) =>
-    line.split(',').map((cell) => {
-      if (cell === '') return Number.NaN;
-      const v = parsePythonFloat(cell);
-      if (v === undefined) throw csvError(`could not convert string to float: '${cell}'`);
-      return v;
-    }),
-  );
+  // What trim() keeps, without copying the payload when only ASCII white space is cut.
+  let from = 0;
+  let to = text.length;
+  while (from < to && isAsciiSpace(text.charCodeAt(from))) from++;
+  while (to > from && isAsciiSpace(text.charCodeAt(to - 1))) to--;
+  const body =
+    from < to && (text.charCodeAt(from) > 127 || text.charCodeAt(to - 1) > 127) ? text.trim() : text;
+  if (body !== text) [from, to] = [0, body.length];
+  const rows: number[][] = [];
+  // Rows after the first are made as wide as it, rather than grown cell by cell.
+  let row: number[] = [];
+  let k = 0;
+  let start = from;
+  for (let i = from; i <= to; i++) {
+    const c = i < to ? body.charCodeAt(i) : NEWLINE;
+    if (c !== COMMA && c !== NEWLINE) continue;
+    row[k++] =
+      i === start ? Number.NaN : (plainDecimal(body, start, i) ?? pythonFloatCell(body.slice(start, i)));
+    start = i + 1;
+    if (c === NEWLINE) {
+      row.length = k;
+      rows.push(row);
+      row = new Array<number>(rows[0].length);
+      k = 0;
+    }
+  }
   const width = rows[0]!.length;
   if (rows.some((r) => r.length !== width))
     throw csvError(
@@ -138,6 +159,51 @@ export function parseCsvPayload(text: string): number[][] {
         `dimensions. The detected shape was (${rows.length},) + inhomogeneous part.`,
     );
   return rows;
+}
+
+const COMMA = 44;
+const NEWLINE = 10;
+
+/** The white space trim() cuts that is ASCII: tab, line feed, vertical tab, form feed, carriage return, space. */
+function isAsciiSpace(c: number): boolean {
+  return (c >= 9 && c <= 13) || c === 32;
+}
+/** 10^0 to 10^22: every power of ten a double holds exactly. */
+const EXACT_POWERS = Array.from({ length: 23 }, (_, i) => 10 ** i);
+
+/**
+ * The value of text[start, end) when it is `[+-]?digits[.digits]` with at most 15 digits, else undefined. Such
+ * a number is its digits as an integer (exact below 2^53) divided by an exact power of ten, and IEEE division
+ * rounds that quotient correctly, as Number and Python's float do: the same double, -0 included.
+ */
+function plainDecimal(text: string, start: number, end: number): number | undefined {
+  let i = start;
+  let c = text.charCodeAt(i);
+  const negative = c === 45;
+  if (negative || c === 43) i++;
+  let digits = 0;
+  let point = -1;
+  let value = 0;
+  for (; i < end; i++) {
+    c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      value = value * 10 + (c - 48);
+      digits++;
+    } else if (c === 46 && point < 0) {
+      point = i;
+    } else {
+      return undefined;
+    }
+  }
+  if (digits === 0 || digits > 15) return undefined;
+  const v = point < 0 ? value : value / EXACT_POWERS[end - point - 1];
+  return negative ? -v : v;
+}
+
+function pythonFloatCell(cell: string): number {
+  const v = parsePythonFloat(cell);
+  if (v === undefined) throw csvError(`could not convert string to float: '${cell}'`);
+  return v;
 }
 
 function csvError(detail: string): ContainerError {
@@ -150,8 +216,8 @@ function csvError(detail: string): ContainerError {
 const PY_FLOAT =
   /^[+-]?(?:(?:\d(?:_?\d)*)?\.?\d(?:_?\d)*(?:[eE][+-]?\d(?:_?\d)*)?|\d(?:_?\d)*\.|inf|infinity|nan)$/i;
 
-/** Python's float(str): surrounding whitespace allowed, inf/nan words, digit underscores. */
-function parsePythonFloat(cell: string): number | undefined {
+/** Python's float(str): surrounding whitespace allowed, inf/nan words, digit underscores; undefined if refused. */
+export function parsePythonFloat(cell: string): number | undefined {
   const s = cell.trim();
   if (!PY_FLOAT.test(s)) return undefined;
   const lower = s.toLowerCase().replace(/_/g, '');
@@ -164,7 +230,13 @@ function parsePythonFloat(cell: string): number | undefined {
 
 /** One output line per input row: the value, or the comma-joined class probabilities. */
 export function formatPredictions(predictions: readonly (readonly number[])[]): string {
-  return predictions.map((p) => p.map(formatNumber).join(',')).join('\n');
+  let text = '';
+  for (let i = 0; i < predictions.length; i++) {
+    const p = predictions[i];
+    if (i > 0) text += '\n';
+    for (let j = 0; j < p.length; j++) text += j > 0 ? `,${formatNumber(p[j])}` : formatNumber(p[j]);
+  }
+  return text;
 }
 
 function formatNumber(v: number): string {

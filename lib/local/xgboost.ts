@@ -662,6 +662,8 @@ const DEFAULT_LEFT = 0x80000000;
 const FEATURE_MASK = 0x7fffffff;
 /** Int32 words per node in LocalModel's packed node array. */
 const NODE_INTS = 4;
+/** Rows scored together, tree by tree (see LocalModel.margins). */
+const ROW_BLOCK = 256;
 
 /** The WebAssembly build knows the old names; the file says what SageMaker was asked for. */
 const TRAINED_AS: Partial<Record<XgbObjective, string>> = {
@@ -711,8 +713,13 @@ export class LocalModel {
         let best = 0;
         for (let c = 1; c < k; c++) if (probs[i * k + c] > probs[i * k + best]) best = c;
         out[i] = [best];
+      } else if (k === 1) {
+        out[i] = [probs[i]];
       } else {
-        out[i] = Array.from(probs.subarray(i * k, i * k + k));
+        // Not Array.from(subarray): a view and an iterator per row.
+        const row = new Array<number>(k);
+        for (let c = 0; c < k; c++) row[c] = probs[i * k + c];
+        out[i] = row;
       }
     }
     return out;
@@ -721,51 +728,69 @@ export class LocalModel {
   /** Row-major `outputs` values per row; class probabilities for both multi-class objectives. */
   probabilities(rows: readonly (readonly number[])[]): Float64Array {
     const k = this.outputs;
+    const width = this.numFeatures;
     const out = new Float64Array(rows.length * k);
-    // Float32 scratch: storing rounds as XGBoost's float arithmetic does, and undefined cells become NaN.
-    const features = new Float32Array(this.numFeatures);
-    const margins = new Float32Array(k);
+    // Float32 scratch for a block of rows: storing rounds as XGBoost's float arithmetic does, and undefined cells
+    // become NaN.
+    const block = Math.min(rows.length, ROW_BLOCK);
+    const features = new Float32Array(block * width);
+    const margins = new Float32Array(block * k);
     const binary = this.objective === 'binary:logistic';
-    for (let i = 0; i < rows.length; i++) {
-      const row = rows[i];
-      if (row.length !== this.numFeatures) {
-        throw new Error(`row ${i + 1} has ${row.length} features; the model expects ${this.numFeatures}`);
+    for (let first = 0; first < rows.length; first += block) {
+      const n = Math.min(block, rows.length - first);
+      for (let i = 0; i < n; i++) {
+        const row = rows[first + i];
+        if (row.length !== width) {
+          throw new Error(`row ${first + i + 1} has ${row.length} features; the model expects ${width}`);
+        }
+        for (let j = 0; j < width; j++) features[i * width + j] = row[j];
       }
-      for (let j = 0; j < features.length; j++) features[j] = row[j];
-      this.margins(features, margins);
-      if (binary) {
-        out[i] = fround(1 / (1 + exp(-margins[0])));
-      } else if (k === 1) {
-        out[i] = margins[0];
-      } else {
-        let max = -Infinity;
-        for (let c = 0; c < k; c++) if (margins[c] > max) max = margins[c];
-        let sum = 0;
-        for (let c = 0; c < k; c++) sum += exp(margins[c] - max);
-        for (let c = 0; c < k; c++) out[i * k + c] = fround(exp(margins[c] - max) / sum);
+      this.margins(features, n, margins);
+      for (let i = 0; i < n; i++) {
+        const o = (first + i) * k;
+        if (binary) {
+          out[o] = fround(1 / (1 + exp(-margins[i])));
+        } else if (k === 1) {
+          out[o] = margins[i];
+        } else {
+          const m = i * k;
+          let max = -Infinity;
+          for (let c = 0; c < k; c++) if (margins[m + c] > max) max = margins[m + c];
+          let sum = 0;
+          for (let c = 0; c < k; c++) sum += exp(margins[m + c] - max);
+          for (let c = 0; c < k; c++) out[o + c] = fround(exp(margins[m + c] - max) / sum);
+        }
       }
     }
     return out;
   }
 
   /**
-   * Sum of the leaves each tree gives the row, per output group (float32, as XGBoost adds them). NaN is a
-   * missing value: it takes the node's default branch.
+   * Per row of the block (`n` rows of numFeatures values in `rows`), the sum of the leaves each tree gives it,
+   * per output group, into `out` (k per row; float32, added in tree order as XGBoost adds them). Tree by tree
+   * over the block, not row by row over every tree: one tree's nodes stay in the L1 cache for all the block's
+   * rows, where the whole model (about 100 KB for 100 trees of depth 5) does not. That was about 60 µs of 430
+   * for 100 rows of varied records. NaN is a missing value: it takes the node's default branch.
    */
-  private margins(row: Float32Array, out: Float32Array): void {
-    out.fill(this.baseScore);
-    const { nodes, values, roots, treeGroup } = this;
+  private margins(rows: Float32Array, n: number, out: Float32Array): void {
+    const { nodes, values, roots, treeGroup, numFeatures: width, outputs: k } = this;
+    out.fill(this.baseScore, 0, n * k);
     for (let t = 0; t < roots.length; t++) {
-      let node = roots[t];
-      let left: number;
-      while ((left = nodes[node]) !== -1) {
-        const split = nodes[node + 2];
-        const v = row[split & FEATURE_MASK];
-        // v !== v: NaN; a negative split word is XGBoost's default-left bit.
-        if (v !== v) node = split < 0 ? left : nodes[node + 1];
-        else node = v < values[node + 3] ? left : nodes[node + 1];
+      const root = roots[t];
+      const group = treeGroup[t];
+      for (let i = 0; i < n; i++) {
+        const base = i * width;
+        let node = root;
+        let left: number;
+        while ((left = nodes[node]) !== -1) {
+          const split = nodes[node + 2];
+          const v = rows[base + (split & FEATURE_MASK)];
+          // v !== v: NaN; a negative split word is XGBoost's default-left bit.
+          if (v !== v) node = split < 0 ? left : nodes[node + 1];
+          else node = v < values[node + 3] ? left : nodes[node + 1];
+        }
+        out[i * k + group] += values[node + 3];
       }
-      out[treeGroup[t]] += values[node + 3];
     }
   }
 

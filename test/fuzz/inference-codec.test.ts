@@ -533,4 +533,29 @@ describe('inference codec: fast paths equal the references', () => {
       { seed: TEST_SEED, numRuns: 2000 },
     );
   });
+
+  it('predictResponseJson labels a score at the threshold, or a double either side of it, as decodePredictions does', () => {
+    // The next double up or down: scores whose approximate value is a double off are decided by their exact one.
+    const neighbour = (v: number, step: number): number => {
+      const bits = new BigInt64Array(new Float64Array([v]).buffer);
+      bits[0] += BigInt(v === 0 && step < 0 ? 0 : step);
+      return new Float64Array(bits.buffer)[0];
+    };
+    const head = { modelVersion: '3', modelPackageArn: 'arn:aws:sagemaker:eu-west-1:1:model-package/g/3' };
+    fc.assert(
+      fc.property(
+        fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 1, maxLength: 5 }),
+        fc.nat(),
+        fc.constantFrom(-1, 0, 1),
+        (scores, pick, step) => {
+          const threshold = neighbour(scores[pick % scores.length], step);
+          const text = `${scores.map(String).join('\n')}\n`;
+          expect(predictResponseJson(head, churnSpec, text, threshold)).toBe(
+            JSON.stringify({ ...head, predictions: decodePredictions(churnSpec, text, threshold) }),
+          );
+        },
+      ),
+      { seed: TEST_SEED, numRuns: 3000 },
+    );
+  });
 });

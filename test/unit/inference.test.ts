@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { featureSpec, type FeatureSpec } from '../../lambdas/core/encoding';
 import {
+  approximateDecimal,
   buildCaptureRecord,
   captureLine,
   decodePredictions,
@@ -17,6 +18,7 @@ import {
 import { parseDatasetSchema } from '../../lambdas/core/schema';
 import { FileValidator } from '../../lambdas/core/validate';
 import { readProjectConfig } from '../../lib/config';
+import { TEST_SEED } from '../fuzz/run';
 
 /** The inference core: request parsing, validation through FileValidator, encoding, decoding, capture records. */
 
@@ -454,5 +456,54 @@ describe('buildCaptureRecord (DESIGN.md section 7)', () => {
     expect(Object.keys(r.eventMetadata)).toEqual(['eventId', 'inferenceTime']);
     const inputOnly = buildCaptureRecord({ ...base, input: { contentType: 'text/csv', data: '1' } });
     expect(Object.keys(inputOnly.captureData)).toEqual(['endpointInput']);
+  });
+});
+
+describe('approximateDecimal', () => {
+  // JSON numbers: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+  const digits = (min: number, max: number) =>
+    fc.string({ unit: fc.constantFrom(...'0123456789'), minLength: min, maxLength: max });
+  const jsonNumber = fc.oneof(
+    fc.double({ noNaN: true, noDefaultInfinity: true }).map((v) => JSON.stringify(v)),
+    fc
+      .tuple(
+        fc.constantFrom('', '-'),
+        fc.oneof(
+          fc.constant('0'),
+          fc.tuple(fc.constantFrom(...'123456789'), digits(0, 25)).map(([a, b]) => a + b),
+        ),
+        fc.option(digits(1, 25)),
+        fc.option(fc.tuple(fc.constantFrom('e', 'E'), fc.constantFrom('', '+', '-'), digits(1, 4))),
+      )
+      .map(
+        ([sign, whole, fraction, exponent]) =>
+          `${sign}${whole}${fraction === null ? '' : `.${fraction}`}${exponent === null ? '' : exponent.join('')}`,
+      ),
+  );
+
+  it('is within 1e-14 of Number, exact for zero, and NaN only beyond 1e±290', () => {
+    fc.assert(
+      fc.property(jsonNumber, (text) => {
+        const exact = Number(text);
+        const approx = approximateDecimal(text, 0, text.length);
+        if (Number.isNaN(approx)) {
+          expect(exact === 0 || !Number.isFinite(exact) || Math.abs(Math.log10(Math.abs(exact))) > 288).toBe(
+            true,
+          );
+        } else if (exact === 0 || approx === 0) {
+          expect(Object.is(approx, exact)).toBe(true);
+        } else {
+          expect(Math.abs(approx - exact)).toBeLessThanOrEqual(1e-14 * Math.abs(exact));
+        }
+      }),
+      { seed: TEST_SEED, numRuns: 5000 },
+    );
+  });
+
+  it('reads a number inside a longer text', () => {
+    expect(approximateDecimal('x,0.25,y', 2, 6)).toBe(0.25);
+    expect(approximateDecimal('-0.000', 0, 6)).toBe(-0);
+    expect(approximateDecimal('1e400', 0, 5)).toBeNaN();
+    expect(approximateDecimal('12345678901234567890123', 0, 23)).toBeCloseTo(1.2345678901234568e22, -8);
   });
 });
