@@ -47,8 +47,8 @@ import { sampleCsv } from '../lib/local/sample-data';
  * Requests cycle through `BENCH_DISTINCT_BATCHES` different batches of records (default 64), the same ones in the
  * same order on both paths, as traffic does not repeat one batch. Sent the same batch over and over, the direct
  * path's model got faster than any traffic would make it: the CPU's branch predictor learns the tree walks of
- * those exact rows (scoring 100 rows took about 300 µs for one batch repeated and 380 µs for 64 batches in turn,
- * measured alone), and the API path, with far more code between two predictions, keeps less of that. 1 sends
+ * those exact rows (scoring 100 rows took 260 to 390 µs for one batch repeated and 370 to 450 µs for 64 batches in
+ * turn, measured alone), and the API path, with far more code between two predictions, keeps less of that. 1 sends
  * one batch every time.
  */
 
@@ -185,7 +185,7 @@ export interface Server {
   cpu(): Promise<number>;
 }
 
-export async function load(
+async function load(
   server: Server,
   options: {
     url: string;
@@ -352,7 +352,7 @@ export async function signedPredict(
 }
 
 /** signedPredict for each body: the one URL, and a request per body. */
-export async function signedPredicts(
+async function signedPredicts(
   s: Served,
   bodies: readonly string[],
 ): Promise<{ url: string; requests: Sent[] }> {

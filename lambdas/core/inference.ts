@@ -1,7 +1,7 @@
 import type { ValidationSink } from './report';
 import { FeatureCellEncoder, targetClasses, type FeatureSpec } from './encoding';
 import { type DatasetSchema, type FieldSchema } from './schema';
-import { writeShortNumber } from './number-text';
+import { EXACT_POWERS_OF_TEN, writeShortNumber } from './number-text';
 import { FileValidator } from './validate';
 
 /**
@@ -793,8 +793,6 @@ export function predictResponseJson(
 
 /** The bytes of the last 200 body (reused: see scoresJson). */
 let responseBytes: Uint8Array = new Uint8Array(8 * 1024);
-/** 10^0 to 10^22: every power of ten a double holds exactly. */
-const EXACT_POWERS = Array.from({ length: 23 }, (_, i) => 10 ** i);
 /** How close (relative) an approximate score may be to the threshold before its exact value is read. */
 const NEAR_THRESHOLD = 1e-9;
 
@@ -909,7 +907,7 @@ export function approximateDecimal(text: string, start: number, end: number): nu
 }
 
 function power10(k: number): number {
-  return k < EXACT_POWERS.length ? EXACT_POWERS[k] : 10 ** k;
+  return k < EXACT_POWERS_OF_TEN.length ? EXACT_POWERS_OF_TEN[k] : 10 ** k;
 }
 
 function decodeLines(

@@ -1,5 +1,7 @@
 /** 10^k for the decimals writeShortNumber writes. */
 const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6] as const;
+/** 10^0 to 10^22: every power of ten a double holds exactly (number reading divides by them). */
+export const EXACT_POWERS_OF_TEN: readonly number[] = Array.from({ length: 23 }, (_, i) => 10 ** i);
 const MINUS = 45;
 const POINT = 46;
 const ZERO = 48;

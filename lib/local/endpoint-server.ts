@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { CaptureConfig, CaptureWriter } from './capture';
 import type { Clock } from './clock';
+import { EXACT_POWERS_OF_TEN } from '../../lambdas/core/number-text';
 import { header, listenOnLoopback, readRequestBody } from './aws-api-server';
 
 /**
@@ -168,8 +169,6 @@ const NEWLINE = 10;
 function isAsciiSpace(c: number): boolean {
   return (c >= 9 && c <= 13) || c === 32;
 }
-/** 10^0 to 10^22: every power of ten a double holds exactly. */
-const EXACT_POWERS = Array.from({ length: 23 }, (_, i) => 10 ** i);
 
 /**
  * The value of text[start, end) when it is `[+-]?digits[.digits]` with at most 15 digits, else undefined. Such
@@ -196,7 +195,7 @@ function plainDecimal(text: string, start: number, end: number): number | undefi
     }
   }
   if (digits === 0 || digits > 15) return undefined;
-  const v = point < 0 ? value : value / EXACT_POWERS[end - point - 1];
+  const v = point < 0 ? value : value / EXACT_POWERS_OF_TEN[end - point - 1];
   return negative ? -v : v;
 }
 
