@@ -793,6 +793,8 @@ export function predictResponseJson(
 
 /** The bytes of the last 200 body (reused: see scoresJson). */
 let responseBytes: Uint8Array = new Uint8Array(8 * 1024);
+/** A regression prediction's text up to its number. */
+const VALUE_OPEN = encoder.encode('{"value":');
 /** How close (relative) an approximate score may be to the threshold before its exact value is read. */
 const NEAR_THRESHOLD = 1e-9;
 
@@ -819,7 +821,6 @@ function scoresJson(
   // The head as JSON.stringify writes it (predictions last): the text up to the empty list's `]}`.
   const headText = JSON.stringify({ ...head, predictions: [] }).slice(0, -2);
   const [negative, positive, headBytes] = [...opens, headText].map((t) => encoder.encode(t));
-  const value = encoder.encode('{"value":');
   // Bytes as many as characters: ASCII, which the scores are too.
   const ascii =
     headBytes.length === headText.length &&
@@ -840,7 +841,7 @@ function scoresJson(
       v = Number(body.slice(start, end));
     // NaN also when the line has a comma.
     if (!Number.isFinite(v)) return false;
-    const open = binary ? (v >= threshold ? positive : negative) : value;
+    const open = binary ? (v >= threshold ? positive : negative) : VALUE_OPEN;
     const text = v === 0 ? '0' : json ? undefined : JSON.stringify(v);
     const need = open.length + (text?.length ?? end - start) + 2;
     if (out.length - o < need) out = grow(out, o, need);

@@ -1,7 +1,7 @@
 import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { canonicalPath, escapeUri } from '../../lambdas/shared/sigv4';
+import { canonicalPath, escapeUri, signingKey, stringToSign } from '../../lambdas/shared/sigv4';
 import { listenOnLoopback, readRequestBody } from './aws-api-server';
 import type { LocalTemplates } from './template';
 
@@ -814,22 +814,6 @@ function canonicalQuery(query: string): string {
   return pairs.map(([k, v]) => `${k}=${v}`).join('&');
 }
 
-const hmac = (key: Buffer | string, data: string): Buffer => createHmac('sha256', key).update(data).digest();
-
-/** Signing keys by secret/date/region/service: the four HMACs are the same for a day. */
-const signingKeys = new Map<string, Buffer>();
-
-function signingKey(secret: string, date: string, region: string, service: string): Buffer {
-  const id = `${secret}\n${date}\n${region}\n${service}`;
-  let key = signingKeys.get(id);
-  if (!key) {
-    key = hmac(hmac(hmac(hmac(`AWS4${secret}`, date), region), service), 'aws4_request');
-    if (signingKeys.size > 100) signingKeys.clear();
-    signingKeys.set(id, key);
-  }
-  return key;
-}
-
 /** Why an IAM-authorized request is refused: the gateway response type, x-amzn-ErrorType and message. */
 export interface AuthFailure {
   readonly responseType: string;
@@ -965,21 +949,16 @@ export function verifySigV4(
     payloadHash,
   ].join('\n');
   const credentialScope = `${date}/${region}/${service}/aws4_request`;
-  const stringToSign = [
-    'AWS4-HMAC-SHA256',
-    amzDate,
-    credentialScope,
-    createHash('sha256').update(canonicalRequest).digest('hex'),
-  ].join('\n');
+  const toSign = stringToSign(amzDate!, credentialScope, canonicalRequest);
   const expected = createHmac('sha256', signingKey(credentials.secretAccessKey, date, region, service))
-    .update(stringToSign)
+    .update(toSign)
     .digest();
   const given = Buffer.from(params.Signature, 'hex');
   if (given.length !== expected.length || !timingSafeEqual(given, expected))
     return invalid(
       'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.\n\n' +
         `The Canonical String for this request should have been\n'${canonicalRequest}'\n\n` +
-        `The String-to-Sign should have been\n'${stringToSign}'\n`,
+        `The String-to-Sign should have been\n'${toSign}'\n`,
     );
   return { accessKeyId };
 }

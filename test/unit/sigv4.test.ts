@@ -105,7 +105,7 @@ describe('RequestSigner', () => {
     );
   });
 
-  it('keeps one signing key per day and secret, and signs again when either changes', async () => {
+  it('signs with the right key when the day or the secret changes (the keys are cached)', async () => {
     const signer = new RequestSigner('us-east-1', 'sagemaker');
     const request = {
       method: 'POST',
