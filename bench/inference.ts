@@ -1,4 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -104,6 +105,8 @@ export interface InferenceBenchResult {
   readonly roundSeconds: number;
   /** How many different batches each load's requests cycle through. */
   readonly distinctBatches: number;
+  /** Whether the serving child's event loop had a CPU of its own (see pinThreads). */
+  readonly pinned: boolean;
   readonly targets: ReadonlyArray<{ name: string; value: string; met: boolean }>;
 }
 
@@ -181,6 +184,8 @@ function percentile(sorted: Float64Array, p: number): number {
 export interface Server {
   readonly child: ChildProcess;
   readonly served: Served;
+  /** Whether the child's threads were pinned (see pinThreads). */
+  readonly pinned: boolean;
   /** CPU milliseconds the serving process has used so far. */
   cpu(): Promise<number>;
 }
@@ -361,7 +366,7 @@ async function signedPredicts(
 }
 
 /**
- * The CPUs the load generator and the serving child are pinned to (taskset), or undefined when that is off
+ * The CPUs of the load generator and of the serving child's main thread (taskset), or undefined when that is off
  * (BENCH_PIN=0), impossible (one CPU, no taskset) or fails. Left to the scheduler, the two processes of a 2-core
  * machine sometimes share a core and sometimes not, and the figures of one run swung by a factor of two with it.
  */
@@ -369,6 +374,24 @@ function pinning(): { readonly generator: string; readonly server: string } | un
   if (process.env.BENCH_PIN === '0' || os.cpus().length < 2 || process.platform !== 'linux') return undefined;
   const self = spawnSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
   return self.status === 0 ? { generator: '0', server: '1' } : undefined;
+}
+
+/**
+ * Pins the serving child's main thread (the event loop every request runs on) to the server's CPU, and its other
+ * threads (V8's concurrent garbage collection and compilation, libuv's pool, workers) to the generator's. With
+ * the whole process on one core, as the bench had it before, V8's concurrent markers took the event loop's core
+ * in the scheduler's slices whenever a full collection ran: V8's trace showed marking steps of 64 KB taking 16 ms,
+ * and rounds of 200 requests/s with a full collection in them had an API p99 of 35 to 90 ms. On a machine with
+ * more than one core those threads run beside the event loop, which is what this gives them. Threads the main
+ * thread starts later inherit its CPU. Returns whether every thread was pinned.
+ */
+function pinThreads(pid: number, pin: { readonly generator: string; readonly server: string }): boolean {
+  let ok = true;
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    const cpu = tid === String(pid) ? pin.server : pin.generator;
+    ok &&= spawnSync('taskset', ['-p', '-c', cpu, tid], { stdio: 'ignore' }).status === 0;
+  }
+  return ok;
 }
 
 /** Starts the serving child and waits for what it serves. */
@@ -380,18 +403,14 @@ export function startServer(): Promise<Server> {
   // --expose-gc: the child collects what training left behind before the first load (see serve).
   const args = [...flags, '--expose-gc', '--import', tsx, __filename, '--serve'];
   const pin = pinning();
-  const child = spawn(
-    pin ? 'taskset' : process.execPath,
-    pin ? ['-c', pin.server, process.execPath, ...args] : args,
-    {
-      stdio: ['pipe', 'pipe', 'inherit'],
-      env: {
-        ...process.env,
-        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-        POWERTOOLS_LOG_LEVEL: 'ERROR',
-      },
+  const child = spawn(process.execPath, args, {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: {
+      ...process.env,
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      POWERTOOLS_LOG_LEVEL: 'ERROR',
     },
-  );
+  });
   // The child answers each `cpu` line on stdin with its CPU time so far, one line each, in order.
   const lines = createInterface({ input: child.stdout! });
   const waiting: Array<(line: string) => void> = [];
@@ -399,17 +418,20 @@ export function startServer(): Promise<Server> {
   const next = () => new Promise<string>((r) => waiting.push(r));
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`the serving child exited with ${code}`)));
-    void next().then((line) =>
+    void next().then((line) => {
+      // Pinned once it serves: its threads all exist by then (training used the pool and a worker).
+      const pinned = pin !== undefined && pinThreads(child.pid!, pin);
       resolve({
         child,
         served: JSON.parse(line) as Served,
+        pinned,
         cpu: async () => {
           const answer = next();
           child.stdin!.write('cpu\n');
           return Number(await answer);
         },
-      }),
-    );
+      });
+    });
   });
 }
 
@@ -510,6 +532,7 @@ export async function inferenceBench(): Promise<InferenceBenchResult> {
       rounds,
       roundSeconds: seconds,
       distinctBatches: distinct,
+      pinned: server.pinned,
       targets,
     };
   } finally {
@@ -541,6 +564,9 @@ export function printInferenceBench(r: InferenceBenchResult): void {
     `  sequential = 1 connection; fixed-rate = ${FIXED_RATE} requests/s evenly spaced, over up to ${CONNECTIONS} connections; max = as fast as ${CONNECTIONS} connections go.`,
     `  each figure: the median of ${r.rounds} rounds of ${r.roundSeconds} s per path (API and endpoint alternating).`,
     `  requests cycle through ${r.distinctBatches} different batches of records, the same on both paths.`,
+    r.pinned
+      ? '  the serving process: its event loop on CPU 1; its other threads (GC, compiler, I/O pool) and the load generator on CPU 0.'
+      : '  no CPU pinning (BENCH_PIN=0, one CPU, or no taskset): the figures swing with where the scheduler puts the two processes.',
     `  ${r.seconds.toFixed(0)} s in all; load average at the end ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores.`,
   );
   for (const t of r.targets) lines.push(`  ${t.met ? 'met ' : 'MISS'} ${t.name}: ${t.value}`);

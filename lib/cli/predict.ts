@@ -17,7 +17,7 @@ import {
 } from '../client';
 import type { DatasetSchema } from '../../lambdas/core/schema';
 import { readProjectConfig } from '../config';
-import { PIPELINE_OUTPUTS } from '../stacks/pipeline-stack';
+import { PIPELINE_OUTPUTS } from '../stacks/outputs';
 import { numberOption, parseCommand, stringOption } from './args';
 import { CliError, EXIT_OK, EXIT_REJECTED, UsageError } from './errors';
 import { runningPlatform } from './platform-info';

@@ -412,6 +412,10 @@ export async function startEndpointServer(options: EndpointServerOptions): Promi
       else res.destroy();
     });
   });
+  // Callers keep connections alive (the inference Lambda's invoker, the SDK). Node's 5 s default closes a socket
+  // that sat idle between two bursts just as a caller may be reusing it: the bench saw that request reset and
+  // retried after the invoker's backoff (about 100 ms). The local API Gateway keeps its connections as long.
+  server.keepAliveTimeout = 60_000;
   const port = await listenOnLoopback(server, options.port ?? 0);
   return {
     endpoint: `http://127.0.0.1:${port}`,

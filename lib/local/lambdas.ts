@@ -1,14 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
-import { Stack, type CfnElement } from 'aws-cdk-lib';
-import type { IConstruct } from 'constructs';
-import { DevFunction } from '../constructs/lambda-function';
+import type { FunctionSource } from './app-description';
 import type { LocalTemplates } from './template';
 
 /**
  * The project's Lambda functions, run in-process from their source. Which file, which export and which environment
- * each one gets come from the app itself (the DevFunction constructs and their resolved template properties), so a
- * function added or re-wired in CDK runs locally without a change here.
+ * each one gets come from the app itself (the DevFunction constructs, read where the app is synthesized, and their
+ * resolved template properties), so a function added or re-wired in CDK runs locally without a change here.
  */
 
 export interface LocalFunction {
@@ -33,35 +31,27 @@ export interface LocalFunction {
  */
 const PER_FUNCTION = new Set(['POWERTOOLS_SERVICE_NAME', 'NODE_OPTIONS']);
 
-/** Every DevFunction of the app, with what the template says about it. */
-export function localFunctions(scopes: readonly IConstruct[], local: LocalTemplates): LocalFunction[] {
-  const out: LocalFunction[] = [];
-  for (const scope of scopes) {
-    for (const c of scope.node.findAll()) {
-      if (!(c instanceof DevFunction)) continue;
-      const el = c.function.node.defaultChild as CfnElement;
-      const stack = Stack.of(el);
-      const logicalId = stack.resolve(el.logicalId) as string;
-      const resource = local.resource(stack.stackName, logicalId);
-      const props = local.resolve(
-        stack.stackName,
-        local.stack(stack.stackName).template.Resources?.[logicalId]?.Properties ?? {},
-        `Resources.${logicalId}.Properties`,
-      ) as { Environment?: { Variables?: Record<string, string> }; Timeout?: number; MemorySize?: number };
-      out.push({
-        name: resource.ref,
-        arn: resource.attributes.Arn,
-        stackName: stack.stackName,
-        logicalId,
-        entry: c.entry,
-        handlerName: c.handlerName,
-        environment: props.Environment?.Variables ?? {},
-        timeoutSeconds: props.Timeout ?? 3,
-        memorySize: props.MemorySize ?? 128,
-      });
-    }
-  }
-  return out;
+/** Each function of the app (its source, from lib/local/synthesize.ts), with what the template says about it. */
+export function localFunctions(sources: readonly FunctionSource[], local: LocalTemplates): LocalFunction[] {
+  return sources.map(({ stackName, logicalId, entry, handlerName }) => {
+    const resource = local.resource(stackName, logicalId);
+    const props = local.resolve(
+      stackName,
+      local.stack(stackName).template.Resources?.[logicalId]?.Properties ?? {},
+      `Resources.${logicalId}.Properties`,
+    ) as { Environment?: { Variables?: Record<string, string> }; Timeout?: number; MemorySize?: number };
+    return {
+      name: resource.ref,
+      arn: resource.attributes.Arn,
+      stackName,
+      logicalId,
+      entry,
+      handlerName,
+      environment: props.Environment?.Variables ?? {},
+      timeoutSeconds: props.Timeout ?? 3,
+      memorySize: props.MemorySize ?? 128,
+    };
+  });
 }
 
 /** The environment all functions share in one process; throws naming the variables that conflict. */

@@ -194,7 +194,8 @@ export async function runLoop(
         ...options.platform,
         directory: options.directory,
         fresh: true,
-        config: options.config,
+        // An app given already described (a test's variant of a stack) was synthesized with its own config.
+        ...(options.platform?.app === undefined ? { config: options.config } : {}),
         clock,
       }),
     (p) =>

@@ -3,12 +3,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { Stack, type CfnElement } from 'aws-cdk-lib';
 import type { SQSBatchResponse } from 'aws-lambda';
 import { createS3Client } from '../../lambdas/shared/clients';
-import type { DevMlopsStacks } from '../app';
 import type { DevMlopsConfig } from '../config';
-import { PIPELINE_OUTPUTS } from '../stacks/pipeline-stack';
+import { PIPELINE_OUTPUTS } from '../stacks/outputs';
 import { stateMachinesOf, trainingStateMachine, type TemplateStateMachine } from './asl';
 import { AwsApiError } from './errors';
 import { startAwsApiServer, type AwsApiServer } from './aws-api-server';
@@ -39,6 +37,7 @@ import {
   type RuleTarget,
 } from './events';
 import { LocalLambdas, localFunctions, sharedEnvironment } from './lambdas';
+import { LineRing } from './line-ring';
 import { startLocalS3, toSqsEvent, type LocalS3 } from './s3';
 import { startLocalSns, type LocalSns } from './sns';
 import { LocalSageMaker } from './sagemaker';
@@ -51,14 +50,16 @@ import {
   type ServiceHandler,
   type TaskCall,
 } from './step-functions';
-import { LocalTemplates, synthesizeApp, type SynthesizedApp, type SynthesizeOptions } from './template';
+import { LocalTemplates } from './template';
+import { describeAppInChild, platformNames, type AppDescription } from './app-description';
 import type { PlatformInfo, PlatformNames } from './platform-info';
 
 /**
- * The whole devmlops loop in one process (DESIGN.md section 10): the app is synthesized in-process and everything
- * the local run does is read from its templates: bucket and function names, the state machine definitions, the
- * EventBridge rules and their targets, the SQS event source mapping and the alarms. The handlers are the real
- * ones; SageMaker, CloudWatch and Step Functions are local stand-ins reachable through the AWS SDKs.
+ * The whole devmlops loop in one process (DESIGN.md section 10). The app is synthesized in a child process (so that
+ * this one does not hold aws-cdk-lib, see lib/local/app-description.ts) and everything the local run does is read
+ * from its templates: bucket and function names, the state machine definitions, the EventBridge rules and their
+ * targets, the SQS event source mapping and the alarms. The handlers are the real ones; SageMaker, CloudWatch and
+ * Step Functions are local stand-ins reachable through the AWS SDKs.
  */
 
 export interface LocalPlatformOptions {
@@ -66,10 +67,16 @@ export interface LocalPlatformOptions {
   readonly directory: string;
   /** Delete `directory` first, so a run starts from nothing. @default false */
   readonly fresh?: boolean;
-  /** The devmlops config input (cdk.json's `devmlops` context shape). @default cdk.json's */
+  /**
+   * The devmlops config input (cdk.json's `devmlops` context shape): the app is synthesized with it in a child
+   * process (describeAppInChild). Not with `app`. @default cdk.json's
+   */
   readonly config?: unknown;
-  /** Changes the app before it is synthesized (tests: a variant of a stack). @default none */
-  readonly customize?: SynthesizeOptions['customize'];
+  /**
+   * The app, already synthesized and described (tests: `describeApp(synthesizeApp({ customize }))` for a variant
+   * of a stack). Not with `config`. @default the app synthesized from `config`
+   */
+  readonly app?: AppDescription;
   /** @default a LocalClock starting now, at real speed */
   readonly clock?: LocalClock;
   /** Fixed ports (0 = any free port). @default 0 for all */
@@ -124,15 +131,9 @@ const DEFAULT_TIMINGS = { deployMilliseconds: 200, bakeMilliseconds: 300, waitMi
 /** How many access log lines of the API stages the platform keeps for apiAccessLog. */
 const API_ACCESS_LOG_LINES = 1000;
 
-/** The local name of a CDK resource, as the template resolves it. */
-function localRef(local: LocalTemplates, construct: { node: { defaultChild?: unknown } }): string {
-  const el = construct.node.defaultChild as CfnElement;
-  const stack = Stack.of(el);
-  return local.resource(stack.stackName, stack.resolve(el.logicalId) as string).ref;
-}
-
 export class LocalPlatform {
-  readonly built: SynthesizedApp;
+  /** The app this platform runs: its templates, config and function sources. */
+  readonly app: AppDescription;
   readonly config: DevMlopsConfig;
   readonly templates: LocalTemplates;
   readonly names: PlatformNames;
@@ -160,12 +161,8 @@ export class LocalPlatform {
   private capture!: CaptureWriter;
   private firehose!: LocalFirehose;
   private apiServers: ApiGatewayServer[] = [];
-  /**
-   * The access log lines of the API stages, up to twice API_ACCESS_LOG_LINES of them: trimmed only when full, so
-   * that keeping the last lines costs O(1) per request (a splice on every request cost microseconds on the
-   * inference API's path). apiAccessLog shows the last API_ACCESS_LOG_LINES.
-   */
-  private readonly accessLines: string[] = [];
+  /** The last API_ACCESS_LOG_LINES access log lines of the API stages (see LineRing for why not strings). */
+  private readonly accessLines = new LineRing(API_ACCESS_LOG_LINES);
   private readonly pending = new Set<Promise<unknown>>();
   private readonly log: (line: string) => void;
   private readonly timings: typeof DEFAULT_TIMINGS;
@@ -179,18 +176,15 @@ export class LocalPlatform {
   private cpuMark = { usage: process.cpuUsage(), at: performance.now() };
   private periodicAt = -Infinity;
 
-  private constructor(options: LocalPlatformOptions) {
+  private constructor(options: LocalPlatformOptions, app: AppDescription) {
     this.directory = path.resolve(options.directory);
     this.log = options.log ?? (() => undefined);
     this.timings = { ...DEFAULT_TIMINGS, ...options.timings };
     this.clock = options.clock ?? new LocalClock();
-    this.built = synthesizeApp({
-      ...(options.config !== undefined ? { config: options.config } : {}),
-      customize: options.customize,
-    });
-    this.config = this.built.stacks.config;
-    this.templates = new LocalTemplates(this.built.templates);
-    this.names = platformNames(this.built.stacks, this.templates);
+    this.app = app;
+    this.config = app.config;
+    this.templates = new LocalTemplates(app.templates);
+    this.names = platformNames(app, this.templates);
     this.stateMachines = stateMachinesOf(this.templates);
     this.training = trainingStateMachine(this.templates);
     this.metrics = new MetricStore(this.clock);
@@ -202,8 +196,7 @@ export class LocalPlatform {
       region,
       accountId,
     });
-    const stacks = [this.built.stacks.dataLake, this.built.stacks.pipeline, this.built.stacks.monitoring];
-    const functions = localFunctions(stacks, this.templates);
+    const functions = localFunctions(app.functions, this.templates);
     this.lambdas = new LocalLambdas({
       functions,
       onInvocation: (r) => {
@@ -255,9 +248,21 @@ export class LocalPlatform {
   static async start(options: LocalPlatformOptions): Promise<LocalPlatform> {
     // The handlers are loaded once and keep their clients and configuration, as in a Lambda sandbox: a second
     // platform in the same process would have them talk to the first one's servers.
+    if (options.app !== undefined && options.config !== undefined)
+      throw new Error('give LocalPlatform.start a config or an app, not both');
     if (started) throw new Error('one local platform per process: it has been started already');
     started = true;
-    const p = new LocalPlatform(options);
+    let app: AppDescription;
+    try {
+      app =
+        options.app ??
+        (await describeAppInChild(options.config !== undefined ? { config: options.config } : {}));
+    } catch (e) {
+      // Nothing was loaded or started: a corrected config may be tried again.
+      started = false;
+      throw e;
+    }
+    const p = new LocalPlatform(options, app);
     await p.startServices(options);
     return p;
   }
@@ -426,7 +431,7 @@ export class LocalPlatform {
    * newest last: a snapshot, which later requests do not change.
    */
   get apiAccessLog(): readonly string[] {
-    return this.accessLines.slice(-API_ACCESS_LOG_LINES);
+    return this.accessLines.lines();
   }
 
   info(): PlatformInfo {
@@ -821,11 +826,7 @@ export class LocalPlatform {
             if (r.status >= 500 && r.error !== undefined)
               this.log(`API ${r.apiName} ${r.httpMethod} ${r.resourcePath ?? ''}: ${r.status} ${r.error}`);
           },
-          onAccessLog: (line) => {
-            this.accessLines.push(line);
-            if (this.accessLines.length >= 2 * API_ACCESS_LOG_LINES)
-              this.accessLines.splice(0, this.accessLines.length - API_ACCESS_LOG_LINES);
-          },
+          onAccessLog: (line) => this.accessLines.push(line),
         }),
       );
     }
@@ -896,30 +897,6 @@ export class LocalPlatform {
 export function stepFunctionsErrorName(e: AwsApiError, integration: 'aws-sdk' | 'optimized'): string {
   if (e.code === 'ValidationException') return validationErrorName(integration);
   return `SageMaker.${e.code.endsWith('Exception') ? e.code : `${e.code}Exception`}`;
-}
-
-function platformNames(stacks: DevMlopsStacks, local: LocalTemplates): PlatformNames {
-  const lake = stacks.dataLake.dataLake;
-  const training = stacks.pipeline.training;
-  return {
-    project: stacks.config.project,
-    dataset: stacks.config.dataset.name,
-    buckets: {
-      raw: localRef(local, lake.raw),
-      curated: localRef(local, lake.curated),
-      quarantine: localRef(local, lake.quarantine),
-      artifacts: localRef(local, lake.artifacts),
-    },
-    trainingStateMachineArn: local.resource(
-      Stack.of(training.stateMachine).stackName,
-      Stack.of(training.stateMachine).resolve(
-        (training.stateMachine.node.defaultChild as CfnElement).logicalId,
-      ) as string,
-    ).attributes.Arn,
-    endpointName: training.names.endpoint,
-    region: local.pseudo.region,
-    accountId: local.pseudo.accountId,
-  };
 }
 
 /** An ExecutionListItem of the Step Functions API. */

@@ -1,9 +1,6 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { App } from 'aws-cdk-lib';
-import { buildApp, type DevMlopsStacks } from '../app';
-import { CONFIG_CONTEXT_KEY } from '../config';
 
 /**
  * The synthesized templates, read the way the local runtime needs them (DESIGN.md section 10): nothing about the
@@ -651,51 +648,6 @@ export class LocalTemplates {
       `Fn::ImportValue: no stack exports ${exportName} (exports: ${names.length ? names.join(', ') : 'none'})`,
     );
   }
-}
-
-const ROOT = path.resolve(__dirname, '..', '..');
-
-export interface SynthesizeOptions {
-  /** The devmlops config input (cdk.json's `devmlops` context shape). @default cdk.json's */
-  readonly config?: unknown;
-  /** Extra context (after cdk.json's). */
-  readonly context?: Record<string, unknown>;
-  /**
-   * Changes the app after it is built and before it is synthesized (a test-only variant of a stack, e.g. an extra
-   * state through an escape hatch). @default no change
-   */
-  readonly customize?: (stacks: DevMlopsStacks) => void;
-}
-
-export interface SynthesizedApp {
-  readonly app: App;
-  readonly stacks: DevMlopsStacks;
-  readonly templates: StackTemplate[];
-}
-
-/**
- * Builds the app in-process, from cdk.json's context exactly as `cdk synth` sees it, and synthesizes it. Lambda
- * bundling is skipped: only the templates are read, and the local runtime runs the handlers from source.
- */
-export function synthesizeApp(options: SynthesizeOptions = {}): SynthesizedApp {
-  const cdkJson = JSON.parse(fs.readFileSync(path.join(ROOT, 'cdk.json'), 'utf8')) as {
-    context?: Record<string, unknown>;
-  };
-  const context: Record<string, unknown> = {
-    ...(cdkJson.context ?? {}),
-    'aws:cdk:bundling-stacks': [],
-    ...options.context,
-  };
-  if (options.config !== undefined) context[CONFIG_CONTEXT_KEY] = options.config;
-  const app = new App({ context });
-  const stacks = buildApp(app);
-  options.customize?.(stacks);
-  const assembly = app.synth();
-  const templates = assembly.stacks.map((s) => ({
-    stackName: s.stackName,
-    template: s.template as CfnTemplate,
-  }));
-  return { app, stacks, templates };
 }
 
 /** The stack templates of a cloud assembly directory written by `cdk synth` (e.g. cdk.out). */

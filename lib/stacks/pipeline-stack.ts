@@ -15,6 +15,7 @@ import { InferenceApi } from '../constructs/inference-api';
 import { PipelineCleanup } from '../constructs/pipeline-cleanup';
 import { TrainingPipeline } from '../constructs/training-pipeline';
 import { TrainingTriggers } from '../constructs/training-triggers';
+import { PIPELINE_OUTPUTS } from './outputs';
 
 export interface PipelineStackProps extends StackProps {
   /** The parsed devmlops config. Required. */
@@ -22,16 +23,6 @@ export interface PipelineStackProps extends StackProps {
   /** The buckets and key of the DataLakeStack. Required. */
   readonly dataLake: DataLakeResources;
 }
-
-/** The CfnOutput keys of the PipelineStack (the CLI reads them). */
-export const PIPELINE_OUTPUTS = {
-  stateMachineArn: 'TrainingStateMachineArn',
-  topicArn: 'NotificationTopicArn',
-  /** The inference API's stage URL, ending in `/`: clients post to `<url>v1/predict`. */
-  inferenceApiUrl: 'InferenceApiUrl',
-  /** The managed policy to attach to application roles that call the inference API. */
-  inferenceInvokePolicyArn: 'InferenceInvokePolicyArn',
-} as const;
 
 /**
  * The processing stack (DESIGN.md section 3): validation of every object landing in raw, and the training

@@ -7,6 +7,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { readProjectConfig } from '../../lib/config';
 import { demoConfig, runLoop } from '../../lib/local/loop';
 import type { LocalPlatform } from '../../lib/local/platform';
+import { describeApp, synthesizeApp } from '../../lib/local/synthesize';
 
 /**
  * The local dashboard in headless Chromium (issue 7), after a shortened demo loop: the page loads with no console
@@ -56,38 +57,44 @@ maybe('the local dashboard page in headless Chromium', () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'devmlops-dashboard-'));
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     // Chromium starts while the loop runs; whichever fails, what did start is kept for afterAll to stop.
+    const config = demoConfig(readProjectConfig() as unknown as Record<string, unknown>);
     const [loop, launch] = await Promise.allSettled([
       runLoop({
         directory: dir,
-        config: demoConfig(readProjectConfig() as unknown as Record<string, unknown>),
+        config,
         keep: true,
         sizes: { goodRows: 2500, badRows: 300, newRows: 2500, trafficPerHour: 600, batch: 200 },
         platform: {
-          // Widgets added in CDK, as a user would add them: they must show up on the local page too.
-          customize: (stacks) => {
-            const metric = (metricName: string, statistic: string) =>
-              new cloudwatch.Metric({
-                namespace: 'DevMLOps',
-                metricName,
-                dimensionsMap: { Project: stacks.config.project },
-                statistic,
-                period: Duration.hours(1),
-              });
-            stacks.monitoring.dashboard.dashboard.addWidgets(
-              new cloudwatch.GraphWidget({
-                title: ADDED.graph,
-                left: [metric('RowsValidated', 'Sum'), metric('RowsRejected', 'Sum')],
-                stacked: true,
-                width: 12,
-              }),
-              new cloudwatch.SingleValueWidget({
-                title: ADDED.single,
-                metrics: [metric('CapturedRecords', 'Sum')],
-                setPeriodToTimeRange: true,
-                width: 12,
-              }),
-            );
-          },
+          app: describeApp(
+            synthesizeApp({
+              config,
+              // Widgets added in CDK, as a user would add them: they must show up on the local page too.
+              customize: (stacks) => {
+                const metric = (metricName: string, statistic: string) =>
+                  new cloudwatch.Metric({
+                    namespace: 'DevMLOps',
+                    metricName,
+                    dimensionsMap: { Project: stacks.config.project },
+                    statistic,
+                    period: Duration.hours(1),
+                  });
+                stacks.monitoring.dashboard.dashboard.addWidgets(
+                  new cloudwatch.GraphWidget({
+                    title: ADDED.graph,
+                    left: [metric('RowsValidated', 'Sum'), metric('RowsRejected', 'Sum')],
+                    stacked: true,
+                    width: 12,
+                  }),
+                  new cloudwatch.SingleValueWidget({
+                    title: ADDED.single,
+                    metrics: [metric('CapturedRecords', 'Sum')],
+                    setPeriodToTimeRange: true,
+                    width: 12,
+                  }),
+                );
+              },
+            }),
+          ),
         },
       }),
       chromium.launch({

@@ -11,7 +11,7 @@ import {
   InferenceApi,
   type InferenceApiProps,
 } from '../../lib/constructs/inference-api';
-import { PIPELINE_OUTPUTS } from '../../lib/stacks/pipeline-stack';
+import { PIPELINE_OUTPUTS } from '../../lib/stacks/outputs';
 import {
   build,
   logicalId,

@@ -10,7 +10,8 @@ import {
   type TreatMissingData,
 } from '../../lib/local/cloudwatch';
 import { LocalClock } from '../../lib/local/clock';
-import { LocalTemplates, synthesizeApp } from '../../lib/local/template';
+import { synthesizeApp } from '../../lib/local/synthesize';
+import { LocalTemplates } from '../../lib/local/template';
 
 /**
  * Local CloudWatch: the metric store behind PutMetricData, GetMetricData and EMF, and the alarms of the
@@ -108,6 +109,43 @@ describe('the metric store', () => {
     expect(s.stat('App', 'L', {}, 'SampleCount', at(0), at(3_000), 'Milliseconds')).toBe(5);
     expect(s.stat('App', 'L', {}, 'p50', at(0), at(3_000), 'Milliseconds')).toBe(4);
     expect(sum(2_001, 3_000)).toBeUndefined();
+  });
+
+  it('keeps every datum of a busy second, counts included, as a plain list of them gives', () => {
+    // One second's arrays start small and grow, and keep counts only once a count is not 1: datums put before and
+    // after that point, and ranges that cut the second, must read as the same datums kept in a plain list.
+    const s = new MetricStore(clock);
+    const kept: Array<{ ms: number; value: number; count: number }> = [];
+    for (let i = 0; i < 700; i++) {
+      const ms = (i * 7919) % 1000;
+      const value = ((i * 104_729) % 997) / 10;
+      const count = i < 300 ? 1 : 1 + (i % 4);
+      kept.push({ ms, value, count });
+      s.put({
+        namespace: 'App',
+        metricName: 'Busy',
+        values: [value],
+        counts: [count],
+        timestamp: new Date(t0.getTime() + ms),
+      });
+    }
+    for (const [from, to] of [
+      [0, 1_000],
+      [250, 750],
+      [999, 1_000],
+    ]) {
+      const inside = kept.filter((k) => k.ms >= from && k.ms < to);
+      const stat = (name: string) =>
+        s.stat('App', 'Busy', {}, name, new Date(t0.getTime() + from), new Date(t0.getTime() + to));
+      expect(stat('SampleCount')).toBe(inside.reduce((n, k) => n + k.count, 0));
+      expect(stat('Sum')).toBeCloseTo(
+        inside.reduce((n, k) => n + k.value * k.count, 0),
+        6,
+      );
+      expect(stat('Maximum')).toBe(Math.max(...inside.map((k) => k.value)));
+      const sorted = inside.flatMap((k) => Array<number>(k.count).fill(k.value)).sort((a, b) => a - b);
+      expect(stat('p90')).toBe(sorted[Math.ceil(0.9 * sorted.length) - 1]);
+    }
   });
 });
 

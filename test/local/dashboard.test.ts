@@ -27,7 +27,8 @@ import {
   type LayoutResponse,
   type MetricWidget,
 } from '../../lib/local/dashboard-body';
-import { LocalTemplates, synthesizeApp } from '../../lib/local/template';
+import { synthesizeApp } from '../../lib/local/synthesize';
+import { LocalTemplates } from '../../lib/local/template';
 import { startTestS3, type TestS3 } from '../helpers/local-s3';
 
 /**

@@ -16,7 +16,8 @@ import {
   type LocalRule,
   type RuleTarget,
 } from '../../lib/local/events';
-import { LocalTemplates, synthesizeApp } from '../../lib/local/template';
+import { synthesizeApp } from '../../lib/local/synthesize';
+import { LocalTemplates } from '../../lib/local/template';
 
 /**
  * Local EventBridge. Pattern cases are the examples of the EventBridge user guide ("Content filtering",

@@ -5,7 +5,8 @@ import { Fn } from 'aws-cdk-lib';
 import type { CfnStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { trainingStateMachine } from '../../lib/local/asl';
 import { LocalPlatform } from '../../lib/local/platform';
-import { LocalTemplates, synthesizeApp } from '../../lib/local/template';
+import { describeApp, synthesizeApp } from '../../lib/local/synthesize';
+import { LocalTemplates } from '../../lib/local/template';
 
 /**
  * The local run follows the template (issue 5 "Tests that must exist"): a test-only variant of the pipeline stack
@@ -40,8 +41,12 @@ it('runs a state added in CDK, and only in the variant', async () => {
   expect(Object.keys(plain.States)).not.toContain(MARKER);
   const platform = await LocalPlatform.start({
     directory: dir,
-    customize: (stacks) =>
-      addMarkerState(stacks.pipeline.training.stateMachine.node.defaultChild as CfnStateMachine),
+    app: describeApp(
+      synthesizeApp({
+        customize: (stacks) =>
+          addMarkerState(stacks.pipeline.training.stateMachine.node.defaultChild as CfnStateMachine),
+      }),
+    ),
   });
   try {
     // No data in curated: the run stops at Prepare, which is all this test needs to see.

@@ -24,7 +24,8 @@ import {
   type RecordedCall,
   type TaskCall,
 } from '../../lib/local/step-functions';
-import { LocalTemplates, synthesizeApp, type SynthesizeOptions } from '../../lib/local/template';
+import { synthesizeApp, type SynthesizeOptions } from '../../lib/local/synthesize';
+import { LocalTemplates } from '../../lib/local/template';
 import type { DevMlopsStacks } from '../../lib/app';
 import { defaultConfigInput } from '../infra/helpers';
 import { TrainingPipeline } from '../../lib/constructs/training-pipeline';

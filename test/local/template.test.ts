@@ -7,9 +7,9 @@ import {
   TemplateResolver,
   localPseudoParameters,
   readCloudAssembly,
-  synthesizeApp,
   type CfnTemplate,
 } from '../../lib/local/template';
+import { synthesizeApp } from '../../lib/local/synthesize';
 
 const pseudo = localPseudoParameters({ region: 'eu-west-1', accountId: '123456789012' });
 
