@@ -2,7 +2,7 @@ import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { canonicalPath, escapeUri, signingKey, stringToSign } from '../../lambdas/shared/sigv4';
-import { listenOnLoopback, readRequestBody } from './aws-api-server';
+import { KEEP_ALIVE_MILLISECONDS, listenOnLoopback, readRequestBody } from './aws-api-server';
 import type { LocalTemplates } from './template';
 
 /**
@@ -1433,8 +1433,7 @@ export async function startApiGateway(options: ApiGatewayOptions): Promise<ApiGa
       else res.destroy(e instanceof Error ? e : undefined);
     });
   });
-  // Clients keep connections alive (the SDK, autocannon): the server must not drop them between requests.
-  server.keepAliveTimeout = 60_000;
+  server.keepAliveTimeout = KEEP_ALIVE_MILLISECONDS;
   const port = await listenOnLoopback(server, options.port ?? 0);
   const endpoint = `http://127.0.0.1:${port}`;
   return {

@@ -246,6 +246,14 @@ function send(
   res.end(body);
 }
 
+/**
+ * How long the local API Gateway and endpoint keep an idle connection. Their callers keep connections alive (the
+ * SDK, autocannon, the inference Lambda's invoker); Node's 5 s default closes a socket that sat idle between two
+ * bursts just as a caller may be reusing it, and the bench saw such a request reset and retried after the
+ * invoker's backoff (about 100 ms).
+ */
+export const KEEP_ALIVE_MILLISECONDS = 60_000;
+
 /** Starts `server` on 127.0.0.1 (port 0: any free port) and resolves to the port it got. */
 export async function listenOnLoopback(server: Server, port: number): Promise<number> {
   await new Promise<void>((resolve, reject) => {

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { CaptureConfig, CaptureWriter } from './capture';
 import type { Clock } from './clock';
 import { EXACT_POWERS_OF_TEN } from '../../lambdas/core/number-text';
-import { header, listenOnLoopback, readRequestBody } from './aws-api-server';
+import { header, KEEP_ALIVE_MILLISECONDS, listenOnLoopback, readRequestBody } from './aws-api-server';
 
 /**
  * The SageMaker runtime on loopback: `POST /endpoints/<name>/invocations`, so the real
@@ -412,10 +412,7 @@ export async function startEndpointServer(options: EndpointServerOptions): Promi
       else res.destroy();
     });
   });
-  // Callers keep connections alive (the inference Lambda's invoker, the SDK). Node's 5 s default closes a socket
-  // that sat idle between two bursts just as a caller may be reusing it: the bench saw that request reset and
-  // retried after the invoker's backoff (about 100 ms). The local API Gateway keeps its connections as long.
-  server.keepAliveTimeout = 60_000;
+  server.keepAliveTimeout = KEEP_ALIVE_MILLISECONDS;
   const port = await listenOnLoopback(server, options.port ?? 0);
   return {
     endpoint: `http://127.0.0.1:${port}`,

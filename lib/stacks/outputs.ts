@@ -1,4 +1,4 @@
-// Kept apart from the stack so that readers of the outputs (the CLI, the local platform) do not load aws-cdk-lib.
+// Kept apart from the stack so that the local platform reads them without loading aws-cdk-lib.
 
 /** The CfnOutput keys of the PipelineStack (the CLI reads them). */
 export const PIPELINE_OUTPUTS = {

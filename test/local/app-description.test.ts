@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as esbuild from 'esbuild';
-import { describeAppInChild, platformNames } from '../../lib/local/app-description';
+import { describeAppInChild, platformNames, type AppDescription } from '../../lib/local/app-description';
 import { LocalPlatform } from '../../lib/local/platform';
 import { describeApp, synthesizeApp } from '../../lib/local/synthesize';
 import { LocalTemplates } from '../../lib/local/template';
@@ -19,11 +19,15 @@ interface CdkJson {
   context: { devmlops: Record<string, unknown> & { endpoint?: Record<string, unknown> } };
 }
 
+/** The app described in this process, synthesized once for the tests that need one (about 4 s each time). */
+let described: AppDescription | undefined;
+const describedHere = (): AppDescription => (described ??= describeApp(synthesizeApp()));
+
 describe('the app description', () => {
   it('is the same from the child process as from synthesis in this one', async () => {
     const [fromChild, inProcess] = await Promise.all([
       describeAppInChild(),
-      Promise.resolve().then(() => describeApp(synthesizeApp())),
+      Promise.resolve().then(describedHere),
     ]);
     // What crosses the process boundary is JSON: the same JSON.
     expect(fromChild).toEqual(JSON.parse(JSON.stringify(inProcess)));
@@ -52,10 +56,9 @@ describe('the app description', () => {
   });
 
   it('is given to the platform either as config or as an app, not both', async () => {
-    const app = describeApp(synthesizeApp());
-    await expect(LocalPlatform.start({ directory: 'unused', app, config: {} })).rejects.toThrow(
-      'give LocalPlatform.start a config or an app, not both',
-    );
+    await expect(
+      LocalPlatform.start({ directory: 'unused', app: describedHere(), config: {} }),
+    ).rejects.toThrow('give LocalPlatform.start a config or an app, not both');
   });
 
   it('leaves aws-cdk-lib and constructs out of the local platform', async () => {
