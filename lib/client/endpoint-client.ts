@@ -30,7 +30,9 @@ export interface EndpointClientOptions {
    */
   readonly schema?: DatasetSchema;
   /**
-   * Seconds between checks of baselines/current.json for a newly deployed model.
+   * Seconds between checks of baselines/current.json for a newly deployed model. Once a model is known the check
+   * runs in the background, and calls until it ends use the cached model (see DeployedModelCache.current); 0
+   * checks before every call.
    * @default 10
    */
   readonly refreshSeconds?: number;

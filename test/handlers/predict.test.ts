@@ -259,7 +259,7 @@ describe('the Lambda entry point (settings from the environment)', () => {
 });
 
 describe('model switch', () => {
-  it('a new current.json is picked up after SPEC_REFRESH_SECONDS, with its feature spec and version', async () => {
+  it('a new current.json is picked up by a background check after SPEC_REFRESH_SECONDS, with its feature spec and version', async () => {
     await f.deploy(1);
     let now = 1_000_000;
     const gets: string[] = [];
@@ -287,7 +287,22 @@ describe('model switch', () => {
       expect(stale.modelVersion).toBe('1');
       expect(gets).toHaveLength(2);
 
+      // Due: this request is served with the cached model while the check runs in the background...
       now += 1;
+      const due = parse(await predict(event({ records: [good[0]] })));
+      expect(due.modelVersion).toBe('1');
+      expect(gets).toEqual([
+        POINTER_KEY,
+        'training/exec-1/feature-spec.json',
+        `${POINTER_KEY} if-none-match`,
+      ]);
+      // ...and the requests after it ends get model 2. Requests while it runs start no other check.
+      let served = due;
+      for (let i = 0; i < 200 && served.modelVersion === '1'; i++) {
+        await new Promise((r) => setTimeout(r, 5));
+        served = parse(await predict(event({ records: [good[0]] })));
+      }
+      expect(served.modelVersion).toBe('2');
       const r = await predict(event({ records: [enterprise, ...good] }));
       expect(r.statusCode).toBe(200);
       const body = parse(r);

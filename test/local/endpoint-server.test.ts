@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import {
   InvokeEndpointCommand,
   ModelError,
@@ -519,6 +520,40 @@ describe('Data Capture', () => {
     expect(await listKeys(s3.s3, BUCKET, 'retry/e/v/')).toHaveLength(1);
   });
 
+  it('a steady stream of files of one size allocates no file buffer after the first file', async () => {
+    const own = new CaptureWriter({ s3: s3.s3, clock, flushRecords: 100_000, flushMilliseconds: 0 });
+    const cfg = capture({ destinationS3Uri: `s3://${BUCKET}/steady/` });
+    // Buffers of a file's size: the writer starts at 256 KB and doubles, to 4 MB for these 3 MB files.
+    const allocations: number[] = [];
+    const allocUnsafe = Buffer.allocUnsafe.bind(Buffer);
+    const spy = jest.spyOn(Buffer, 'allocUnsafe').mockImplementation((size: number) => {
+      if (size >= 256 * 1024) allocations.push(size);
+      return allocUnsafe(size);
+    });
+    try {
+      const perFile: number[] = [];
+      for (let file = 0; file < 4; file++) {
+        const before = allocations.length;
+        for (let i = 0; i < 300; i++)
+          own.record(
+            'e',
+            'v',
+            cfg,
+            { contentType: 'text/csv', data: `${i},${'9'.repeat(10_000)}` },
+            { contentType: 'text/csv', data: '0.5' },
+          );
+        await own.flush();
+        perFile.push(allocations.length - before);
+      }
+      expect(perFile[0]).toBeGreaterThanOrEqual(5);
+      expect(perFile.slice(1)).toEqual([0, 0, 0]);
+    } finally {
+      spy.mockRestore();
+      await own.close();
+    }
+    expect(await listKeys(s3.s3, BUCKET, 'steady/e/v/')).toHaveLength(4);
+  });
+
   it('writes each file as bytes with an unsigned payload, so that the SDK does not hash it on the serving thread', async () => {
     const client = createS3Client({ ...process.env, AWS_ENDPOINT_URL_S3: s3.local.endpoint });
     const sent: Array<{ hash: string | undefined; body: unknown }> = [];
@@ -561,5 +596,20 @@ describe('CSV handling', () => {
     expect(() => parseCsvPayload('1,,0x10')).toThrow("could not convert string to float: '0x10'");
     expect(() => parseCsvPayload('1,2\n\n3,4')).toThrow('inhomogeneous');
     expect(formatPredictions([[0.25], [1, 0]])).toBe('0.25\n1,0');
+  });
+
+  it('writes each prediction as String does (Python spelling for NaN and infinities)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(fc.double(), { minLength: 1, maxLength: 4 }), { maxLength: 5 }),
+        (rows) => {
+          const spelt = (v: number) =>
+            Number.isNaN(v) ? 'nan' : v === Infinity ? 'inf' : v === -Infinity ? '-inf' : String(v);
+          expect(formatPredictions(rows)).toBe(rows.map((r) => r.map(spelt).join(',')).join('\n'));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+    expect(formatPredictions([[-0, 1e-7, 1e21, 0.1 + 0.2]])).toBe('0,1e-7,1e+21,0.30000000000000004');
   });
 });
