@@ -85,21 +85,18 @@ export function describeAppInChild(options: DescribeOptions = {}): Promise<AppDe
 
 /** The local names of the resources the CLI and the demo need. */
 export function platformNames(app: AppDescription, local: LocalTemplates): PlatformNames {
-  const ref = (a: ResourceAddress) => local.resource(a.stackName, a.logicalId).ref;
+  const resource = (a: ResourceAddress) => local.resource(a.stackName, a.logicalId);
   const { resources } = app;
   return {
     project: app.config.project,
     dataset: app.config.dataset.name,
     buckets: {
-      raw: ref(resources.rawBucket),
-      curated: ref(resources.curatedBucket),
-      quarantine: ref(resources.quarantineBucket),
-      artifacts: ref(resources.artifactsBucket),
+      raw: resource(resources.rawBucket).ref,
+      curated: resource(resources.curatedBucket).ref,
+      quarantine: resource(resources.quarantineBucket).ref,
+      artifacts: resource(resources.artifactsBucket).ref,
     },
-    trainingStateMachineArn: local.resource(
-      resources.trainingStateMachine.stackName,
-      resources.trainingStateMachine.logicalId,
-    ).attributes.Arn,
+    trainingStateMachineArn: resource(resources.trainingStateMachine).attributes.Arn,
     endpointName: app.endpointName,
     region: local.pseudo.region,
     accountId: local.pseudo.accountId,

@@ -56,6 +56,11 @@ function fakeS3() {
 /** Lets every settled promise's callbacks run. */
 const settle = () => new Promise((r) => setImmediate(r));
 
+/** Settles until `done` holds, ten turns at most (the assertions after it say what was expected). */
+async function settleUntil(done: () => boolean): Promise<void> {
+  for (let i = 0; i < 10 && !done(); i++) await settle();
+}
+
 describe('DeployedModelCache', () => {
   function setup(refreshSeconds: number) {
     const s3 = fakeS3();
@@ -94,9 +99,9 @@ describe('DeployedModelCache', () => {
     expect(s3.gets).toEqual([POINTER_KEY, 'training/exec-1/feature-spec.json', POINTER_KEY]);
 
     s3.release();
-    for (let i = 0; i < 10 && s3.gets.length < 4; i++) await settle();
+    await settleUntil(() => s3.gets.length >= 4);
     s3.release();
-    for (let i = 0; i < 10 && switches.length < 2; i++) await settle();
+    await settleUntil(() => switches.length >= 2);
     expect(switches).toEqual([
       [undefined, '1'],
       ['1', '2'],
@@ -156,7 +161,7 @@ describe('DeployedModelCache', () => {
     s3.deploy(2);
     clock.now += 10_000;
     await cache.current();
-    for (let i = 0; i < 10 && s3.gets.length < 5; i++) await settle();
+    await settleUntil(() => s3.gets.length >= 5);
     await settle();
     expect(version(await cache.current())).toBe('2');
   });
@@ -181,7 +186,7 @@ describe('DeployedModelCache', () => {
     s3.deploy(2);
     clock.now += 10_000;
     expect(version(await cache.current())).toBe('1');
-    for (let i = 0; i < 10 && stale.length === 0; i++) await settle();
+    await settleUntil(() => stale.length > 0);
     expect((stale[0] as Error).message).toBe('logger broke');
   });
 });
